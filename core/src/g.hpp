@@ -1,0 +1,50 @@
+// g.hpp — a goroutine (Go's runtime.g).
+#pragma once
+
+#include <goro/core/detail/park.hpp>
+#include <goro/core/runtime.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "context.hpp"
+
+namespace goro::detail {
+
+struct M;
+
+// Who owns a G, and whether it is on a queue (Go: _Gidle, _Grunnable, _Grunning, ...).
+enum class GStatus : std::uint32_t {
+  kIdle,      // just allocated or on a free list; owner: the free list's P or lock
+  kRunnable,  // on a run queue (local ring, runnext or global), not running; owner: the queue
+  kRunning,   // running user code; owner: g->m, which also owns g->m->p
+  kWaiting,   // parked; owner: whatever will ready() it (a wait queue, a timer, a fd)
+  kDead,      // finished; stack released, G about to go to a free list
+};
+
+const char* g_status_string(GStatus s) noexcept;
+
+// Bytes of callable a G holds inline; larger callables live on the heap.
+inline constexpr std::size_t kInlineFnBytes = 96;
+
+struct G {
+  Ctx ctx;                 // owner: see GStatus
+  std::uint64_t id = 0;    // set at spawn; read by anyone while the G lives
+  // atomic: written by the owner at each transition; read racily by reports (schedtrace,
+  // deadlock dump) and by ready()'s CAS waiting -> runnable.
+  std::atomic<GStatus> status{GStatus::kIdle};
+  WaitReason wait_reason = WaitReason::kNone;  // written by the G before parking
+  G* sched_link = nullptr;  // global run queue / free lists (guarded by their locks)
+  G* wait_link = nullptr;   // a primitive's wait queue (guarded by its lock)
+  void* param = nullptr;    // Go's g.param: set by the waker before ready(), read after park()
+  M* m = nullptr;           // the M running this G; owner: that M
+  char* stack_base = nullptr;  // the stack mapping bound at first run (stack.hpp); owner: G's owner
+  GEntry entry = nullptr;
+  void* fn = nullptr;       // the callable: points into fn_buf or to the heap
+  bool fn_on_heap = false;
+  bool is_main = false;
+  alignas(16) unsigned char fn_buf[kInlineFnBytes];
+};
+
+}  // namespace goro::detail

@@ -1,0 +1,80 @@
+// lock.cpp — the slow paths of detail::Lock (see goro/core/detail/lock.hpp) and the
+// futex(2) wrappers the runtime's thread sleeps are made of.
+#include <goro/core/detail/lock.hpp>
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+
+#include "futex.hpp"
+#include "note.hpp"
+
+namespace goro::detail {
+
+void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t expected,
+                std::int64_t timeout_ns) noexcept {
+  struct timespec ts;
+  struct timespec* tsp = nullptr;
+  if (timeout_ns >= 0) {
+    ts.tv_sec = timeout_ns / 1000000000;
+    ts.tv_nsec = timeout_ns % 1000000000;
+    tsp = &ts;
+  }
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAIT_PRIVATE, expected, tsp,
+            nullptr, 0);
+}
+
+void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept {
+  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAKE_PRIVATE, n, nullptr,
+            nullptr, 0);
+}
+
+namespace {
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+}  // namespace
+
+void Lock::lock_slow() noexcept {
+  // Spin a little: runtime critical sections are a few dozen instructions.
+  for (int i = 0; i < 100; ++i) {
+    std::uint32_t expected = 0;
+    // acquire: as in lock().
+    if (state_.load(std::memory_order_relaxed) == 0 &&
+        state_.compare_exchange_weak(expected, 1, std::memory_order_acquire,
+                                     std::memory_order_relaxed)) {
+      return;
+    }
+    cpu_relax();
+  }
+  // Mark "locked with sleepers" and sleep until we take it in that state.
+  // acquire: taking the lock, pairs with unlock()'s release.
+  while (state_.exchange(2, std::memory_order_acquire) != 0) {
+    futex_wait(&state_, 2);
+  }
+}
+
+void Lock::wake_one() noexcept { futex_wake(&state_, 1); }
+
+bool Note::sleep_for(std::int64_t ns) noexcept {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
+  // acquire: pairs with wakeup()'s release.
+  while (key_.load(std::memory_order_acquire) == 0) {
+    auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) return false;
+    futex_wait(&key_, 0, left);
+  }
+  return true;
+}
+
+}  // namespace goro::detail

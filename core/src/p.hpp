@@ -1,0 +1,42 @@
+// p.hpp — a logical processor (Go's runtime.p): the right to run goroutines, with the
+// local state that makes running them cheap (run queue, free Gs, free stacks, id cache).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "runq.hpp"
+#include "stack.hpp"
+
+namespace goro::detail {
+
+struct M;
+struct G;
+
+// Go: _Pidle, _Prunning, _Pdead (_Psyscall and _Pgcstop come with the syscall issue).
+enum class PStatus : std::uint32_t {
+  kIdle,     // on sched.pidle; owner: sched.lock
+  kRunning,  // owned by p->m
+  kDead,     // beyond max_procs after a shrink; owner: sched.lock
+};
+
+struct P {
+  std::int32_t id = 0;
+  // atomic: written by the owner (or under sched.lock for idle/dead Ps); read racily by
+  // stealers (skip idle Ps) and reports.
+  std::atomic<PStatus> status{PStatus::kIdle};
+  // atomic: incremented by the owner at each schedule() that does not inherit a time
+  // slice; read racily by sysmon (later) and schedtrace. relaxed: a counter.
+  std::atomic<std::uint32_t> schedtick{0};
+  M* m = nullptr;       // the M owning this P while running; owner: that M
+  P* link = nullptr;    // sched.pidle list; guarded by sched.lock
+  RunQ runq;            // see runq.hpp for its own rules
+  // Owner only: free Gs (linked by sched_link) and how many; overflow goes global.
+  G* gfree = nullptr;
+  std::int32_t gfree_count = 0;
+  StackCache stacks;    // owner only
+  // Owner only: a batch of goroutine ids handed out without touching the global counter.
+  std::uint64_t goid_next = 0, goid_end = 0;
+};
+
+}  // namespace goro::detail

@@ -1,0 +1,56 @@
+// runq.hpp — a P's local run queue: a 256-slot lock-free ring plus runnext (Go: runqput,
+// runqget, runqgrab, runqsteal, runqputslow in proc.go).
+//
+// Single producer (the owner P pushes at tail), multiple consumers (the owner pops at
+// head; thieves take half from head with one CAS). A slot is written only by the owner,
+// at tail, where no consumer reads; consumers read slots in [head, tail) and then claim
+// them by CAS on head, so a thief that read stale slots simply fails its CAS and retries.
+// runnext holds the G readied by the running one: only the owner sets it (thieves may
+// only clear it), and it runs next, inheriting the current time slice.
+//
+// Ring full: half the ring (128) plus the new G move to the global queue in one batch,
+// so a burst of spawns costs one global-lock acquisition per 128 goroutines.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace goro::detail {
+
+struct G;
+struct P;
+
+inline constexpr std::uint32_t kRunqSize = 256;
+
+class RunQ {
+ public:
+  // Owner only. next: put g in runnext (the old runnext goes to the ring's tail).
+  void put(P* p, G* g, bool next) noexcept;
+  // Owner only. Returns nullptr if empty; inherit_time is true for the runnext G.
+  G* get(bool* inherit_time) noexcept;
+  // Owner only: moves everything out (for a P going away); returns the count.
+  std::uint32_t drain(G** out) noexcept;
+  // Thief (any thread): steals half of victim's queue into this (the thief P's own)
+  // queue and returns one G to run, or nullptr.
+  G* steal_from(RunQ& victim, bool steal_runnext) noexcept;
+  bool empty() const noexcept;
+  std::uint32_t size() const noexcept;  // approximate when read by others
+
+ private:
+  bool put_slow(G* g, std::uint32_t head, std::uint32_t tail) noexcept;
+  std::uint32_t grab(G** batch, std::uint32_t batch_head, bool steal_runnext) noexcept;
+
+  // atomic: head is advanced by CAS by the owner and thieves (release: the slots they
+  // read are free for the owner to reuse only after it loads head with acquire).
+  alignas(64) std::atomic<std::uint32_t> head_{0};
+  // atomic: written only by the owner (release: publishes slot contents); loaded with
+  // acquire by thieves so they see the G pointers stored before.
+  alignas(64) std::atomic<std::uint32_t> tail_{0};
+  // atomic: set by the owner (CAS), cleared by owner or thief (CAS). seq_cst not needed:
+  // the G it points to was published by the owner's release CAS.
+  std::atomic<G*> runnext_{nullptr};
+  // atomic slots: relaxed, because head/tail's acquire/release order them.
+  std::atomic<G*> ring_[kRunqSize];
+};
+
+}  // namespace goro::detail

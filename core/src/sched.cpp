@@ -1,0 +1,1124 @@
+// sched.cpp — goro's scheduler: Go's G/M/P model (Go: src/runtime/proc.go).
+//
+// The pieces
+// ----------
+//   G  a goroutine: a stackful coroutine running a C++ callable (g.hpp).
+//   M  an OS thread (m.hpp). An M runs goroutines only while it holds a P.
+//   P  a logical processor (p.hpp): the right to run Go code, plus the local state that
+//      makes it cheap — a 256-slot run queue with a `runnext` slot (runq.hpp), caches of
+//      free Gs and free stacks, a batch of goroutine ids. There are max_procs Ps
+//      (GORO_MAXPROCS, default: the CPUs this process may use, procs.cpp).
+//
+// Who owns what
+// -------------
+//   - A running G is owned by its M, which owns its P. Everything "owner only" on a P is
+//     touched only by the M holding it, without locks.
+//   - A runnable G is owned by the queue it sits in: a P's ring or runnext (lock-free,
+//     runq.hpp) or the global queue (sched.lock).
+//   - A waiting G is owned by whatever will ready() it: a channel's wait queue under the
+//     channel's lock, a WaitGroup's list under its lock, and so on. park() hands the G to
+//     that owner only after it has switched off the G's stack (the post-switch action).
+//   - sched.lock guards the idle P list, the idle M list, the global run queue and allm.
+//
+// Scheduling (Go: schedule, findRunnable)
+// --------------------------------------
+// An M looks for work in this order: every 61st schedule tick one G from the global
+// queue (so two goroutines trading runnext cannot starve it); then runnext and the local
+// ring; then a batch from the global queue; (the netpoller's hook — issue 6 — goes
+// here); then stealing half of another P's queue, visiting the Ps in a random order,
+// four passes, the last one also taking a victim's runnext; then it gives up its P,
+// re-checks every queue, and sleeps (stopm) until startm() hands it a P.
+//
+// A G that blocks or yields picks its successor itself, on its own stack, from the fast
+// sources (local, global) and switches to it directly — one switch instead of Go's two
+// (G -> g0 -> G'). Only when that finds nothing does it switch to the M's own stack (g0),
+// where the slow search (stealing, sleeping) runs. To make the direct switch safe, a G
+// never becomes visible to other Ms while it is still running: what must happen to it
+// (requeue it, release the lock it parked under, free it) is recorded in the M and done
+// by the next context right after the switch (post_switch).
+//
+// Spinning Ms (Go: "Worker thread parking/unparking" in proc.go)
+// --------------------------------------------------------------
+// We want to keep enough Ms running to use all Ps, yet not burn CPU when there is no
+// work. A "spinning" M holds a P and looks for work to steal. Rules, as Go's:
+//   - When a goroutine becomes runnable (spawn, ready) and there is an idle P and no
+//     spinning M, wakep() starts one spinning M (an idle one if any, else a new thread).
+//   - At most half of the busy Ps' worth of Ms spin.
+//   - A spinning M that finds work stops spinning and calls wakep() again, so wake-ups
+//     chain while there is work to spread.
+//   - A spinning M that finds nothing releases its P, decrements nmspinning, and only
+//     then re-checks every P's queue. The submitter writes its queue, then reads npidle
+//     and nmspinning. Both sides order "write mine, then read theirs" with a full
+//     barrier (seq_cst RMW on one side, a seq_cst fence in wakep on the other), so at
+//     least one of them sees the other: no work is left with every M asleep.
+//
+// Lock order
+// ----------
+//   sched.lock  >  sched.gflock  >  StackPool lock  (a lock may only be taken while
+//   holding locks to its left). Primitive locks (channels, WaitGroup) are taken before
+//   sched.lock: ready() may run with one held. No runtime lock is held across a context
+//   switch, except the lock a goroutine parks under, which post_switch releases on the
+//   same thread right after the switch.
+//
+// Hooks for later issues: sysmon (a thread with no P: retake, preemption), timers
+// (per-P heaps checked in find_runnable, sleeping until the earliest) and the netpoller
+// (polled in find_runnable, one M blocking in it when idle).
+#include "sched.hpp"
+
+#include <cxxabi.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <numeric>
+#include <string>
+#include <new>
+#include <stdexcept>
+#include <typeinfo>
+
+#include "debug.hpp"
+#include "fault.hpp"
+#include "procs.hpp"
+
+namespace goro::detail {
+
+Sched sched;
+
+namespace {
+
+thread_local M* tls_m = nullptr;
+// The max_procs the next run() uses when set_max_procs is called outside run().
+std::atomic<int> g_pending_procs{0};
+// atomic: true between run()'s start and its end; only for the reentrancy check.
+std::atomic<bool> g_running{false};
+
+constexpr std::int32_t kGFreeLocalMax = 64;
+constexpr int kGChunk = 64;
+
+}  // namespace
+
+[[gnu::noinline]] M* current_m() noexcept {
+  // The empty asm with a memory clobber keeps the compiler from proving this function
+  // pure and merging two calls across a context switch (the goroutine may have moved).
+  asm volatile("" ::: "memory");
+  return tls_m;
+}
+
+// ---------------------------------------------------------------------------------
+// Idle P and M lists, spinning (Go: pidleput, pidleget, mput, mget, startm, wakep).
+
+namespace {
+
+// Requires sched.lock.
+void pidleput(P* p) noexcept {
+  p->status.store(PStatus::kIdle, std::memory_order_relaxed);
+  p->m = nullptr;
+  p->link = sched.pidle;
+  sched.pidle = p;
+  // seq_cst: see Sched::npidle.
+  sched.npidle.fetch_add(1, std::memory_order_seq_cst);
+}
+
+// Requires sched.lock.
+P* pidleget() noexcept {
+  P* p = sched.pidle;
+  if (p != nullptr) {
+    sched.pidle = p->link;
+    p->link = nullptr;
+    // seq_cst: see Sched::npidle.
+    sched.npidle.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  return p;
+}
+
+// Requires sched.lock.
+void mput(M* m) noexcept {
+  m->schedlink = sched.midle;
+  sched.midle = m;
+  ++sched.nmidle;
+}
+
+// Requires sched.lock.
+M* mget() noexcept {
+  M* m = sched.midle;
+  if (m != nullptr) {
+    sched.midle = m->schedlink;
+    m->schedlink = nullptr;
+    --sched.nmidle;
+  }
+  return m;
+}
+
+void acquirep(M* m, P* p) noexcept {
+  m->p = p;
+  p->m = m;
+  p->status.store(PStatus::kRunning, std::memory_order_relaxed);
+}
+
+P* releasep(M* m) noexcept {
+  P* p = m->p;
+  p->m = nullptr;
+  m->p = nullptr;
+  return p;
+}
+
+void* mstart(void* arg) noexcept;
+
+// Go: allocm. Requires sched.lock, which also orders the M into allm before a
+// shutdown can snapshot it (teardown joins Ms in allm order: a creator before the Ms it
+// created, so every pthread_create has completed by the time its M is joined).
+M* allocm_locked(P* p, bool spinning) noexcept {
+  M* m = new M();
+  m->id = sched.mcount++;
+  if (sched.mcount > sched.max_threads) {
+    fatal("thread limit exceeded: %d OS threads (GORO_MAXTHREADS=%d)", sched.mcount,
+          sched.max_threads);
+  }
+  m->nextp = p;
+  m->spinning = spinning;
+  sched.allm.push_back(m);
+  return m;
+}
+
+// Go: newm's second half: starts the thread of an M from allocm_locked.
+void newm_thread(M* m) noexcept {
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 1 << 20);  // the scheduler and signal handlers run here
+  int rc = pthread_create(&m->thread, &attr, &mstart, m);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) fatal("cannot create an OS thread: %s", std::strerror(rc));
+}
+
+// Go: startm. Runs some M with P p (an idle P if p is nullptr). If spinning, the caller
+// has already counted the new M in nmspinning.
+void startm(P* p, bool spinning) noexcept {
+  sched.lock.lock();
+  if (sched.shutdown.load(std::memory_order_relaxed)) {
+    sched.lock.unlock();
+    if (spinning) sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+    return;
+  }
+  if (p == nullptr) {
+    p = pidleget();
+    if (p == nullptr) {
+      sched.lock.unlock();
+      if (spinning) {
+        // seq_cst: undoes wakep()'s increment, part of the spinning handshake.
+        sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst);
+      }
+      return;
+    }
+  }
+  M* nm = mget();
+  if (nm == nullptr) {
+    nm = allocm_locked(p, spinning);
+    sched.lock.unlock();
+    newm_thread(nm);
+    return;
+  }
+  sched.lock.unlock();
+  nm->spinning = spinning;
+  nm->nextp = p;
+  nm->park.wakeup();  // release: nextp and spinning are visible to the woken M
+}
+
+// Go: stopm. Parks this M (without a P) until startm hands it one, or shutdown.
+void stopm(M* m) noexcept {
+  sched.lock.lock();
+  // Checked under the lock: the main goroutine's exit sets shutdown under it and then
+  // wakes every M on the idle list, so an M can never sleep through shutdown.
+  if (sched.shutdown.load(std::memory_order_relaxed)) {
+    sched.lock.unlock();
+    return;
+  }
+  m->park.clear();
+  mput(m);
+  sched.lock.unlock();
+  m->park.sleep();
+  if (m->nextp != nullptr) {
+    acquirep(m, m->nextp);
+    m->nextp = nullptr;
+  }
+}
+
+// Go: resetspinning. Called by a spinning M that found work.
+void reset_spinning(M* m) noexcept {
+  m->spinning = false;
+  // seq_cst: part of the spinning handshake (see the story above).
+  if (sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) {
+    fatal("negative spinning M count");
+  }
+  // We are about to run a G: there may be more work for another M.
+  wakep();
+}
+
+}  // namespace
+
+void wakep() noexcept {
+  // The full fence orders the caller's preceding run queue store before the loads
+  // below (StoreLoad): paired with the idle M's seq_cst decrement of nmspinning followed
+  // by its queue re-check, at least one side sees the other's write.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sched.npidle.load(std::memory_order_seq_cst) == 0) return;
+  std::int32_t expected = 0;
+  // Only one M may be woken to spin at a time; it wakes the next when it finds work.
+  if (sched.nmspinning.load(std::memory_order_seq_cst) != 0 ||
+      !sched.nmspinning.compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) {
+    return;
+  }
+  startm(nullptr, true);
+}
+
+// ---------------------------------------------------------------------------------
+// The global run queue (Go: globrunqput, globrunqputbatch, globrunqget).
+
+namespace {
+
+// Requires sched.lock.
+void globrunq_put_locked(G* g) noexcept {
+  g->sched_link = nullptr;
+  if (sched.runq_tail != nullptr) {
+    sched.runq_tail->sched_link = g;
+  } else {
+    sched.runq_head = g;
+  }
+  sched.runq_tail = g;
+  // relaxed: readers use it as a hint and take the lock before trusting it.
+  sched.runqsize.fetch_add(1, std::memory_order_relaxed);
+}
+
+// Requires sched.lock. Takes a batch for P p: returns one G and puts the rest on p's
+// local queue, which must be empty unless max == 1.
+G* globrunq_get_locked(P* p, std::int32_t max) noexcept {
+  std::int32_t size = sched.runqsize.load(std::memory_order_relaxed);
+  if (size == 0) return nullptr;
+  std::int32_t procs = sched.gomaxprocs.load(std::memory_order_relaxed);
+  std::int32_t n = size / (procs > 0 ? procs : 1) + 1;
+  if (n > size) n = size;
+  if (max > 0 && n > max) n = max;
+  if (n > static_cast<std::int32_t>(kRunqSize / 2)) n = kRunqSize / 2;
+  sched.runqsize.fetch_sub(n, std::memory_order_relaxed);
+  G* g = sched.runq_head;
+  G* rest = g->sched_link;
+  for (std::int32_t i = 1; i < n; ++i) {
+    G* next = rest->sched_link;
+    p->runq.put(p, rest, false);
+    rest = next;
+  }
+  sched.runq_head = rest;
+  if (rest == nullptr) sched.runq_tail = nullptr;
+  g->sched_link = nullptr;
+  return g;
+}
+
+}  // namespace
+
+void globrunq_put_batch(G* head, G* tail, std::int32_t n) noexcept {
+  sched.lock.lock();
+  tail->sched_link = nullptr;
+  if (sched.runq_tail != nullptr) {
+    sched.runq_tail->sched_link = head;
+  } else {
+    sched.runq_head = head;
+  }
+  sched.runq_tail = tail;
+  sched.runqsize.fetch_add(n, std::memory_order_relaxed);
+  sched.lock.unlock();
+}
+
+void globrunq_put_for_test(G* g) noexcept {
+  sched.lock.lock();
+  globrunq_put_locked(g);
+  sched.lock.unlock();
+  wakep();
+}
+
+// ---------------------------------------------------------------------------------
+// G allocation (Go: gfget, gfput, newproc1).
+
+namespace {
+
+G* gfget(P* p) noexcept {
+  if (p->gfree == nullptr) {
+    sched.gflock.lock();
+    while (p->gfree_count < kGFreeLocalMax / 2 && sched.gfree != nullptr) {
+      G* g = sched.gfree;
+      sched.gfree = g->sched_link;
+      --sched.ngfree;
+      g->sched_link = p->gfree;
+      p->gfree = g;
+      ++p->gfree_count;
+    }
+    if (p->gfree == nullptr) {
+      G* chunk = new G[kGChunk];
+      sched.gchunks.push_back(chunk);
+      for (int i = 0; i < kGChunk; ++i) {
+#if GORO_TSAN
+        chunk[i].ctx.tsan_fiber = __tsan_create_fiber(0);
+#endif
+        chunk[i].sched_link = p->gfree;
+        p->gfree = &chunk[i];
+        ++p->gfree_count;
+      }
+    }
+    sched.gflock.unlock();
+  }
+  G* g = p->gfree;
+  p->gfree = g->sched_link;
+  --p->gfree_count;
+  g->sched_link = nullptr;
+  return g;
+}
+
+void gfput(P* p, G* g) noexcept {
+  g->status.store(GStatus::kIdle, std::memory_order_relaxed);
+  g->sched_link = p->gfree;
+  p->gfree = g;
+  if (++p->gfree_count >= kGFreeLocalMax) {
+    sched.gflock.lock();
+    while (p->gfree_count > kGFreeLocalMax / 2) {
+      G* x = p->gfree;
+      p->gfree = x->sched_link;
+      --p->gfree_count;
+      x->sched_link = sched.gfree;
+      sched.gfree = x;
+      ++sched.ngfree;
+    }
+    sched.gflock.unlock();
+  }
+}
+
+std::uint64_t next_goid(P* p) noexcept {
+  if (p->goid_next == p->goid_end) {
+    constexpr std::uint64_t kBatch = 16;
+    // relaxed: only uniqueness matters.
+    std::uint64_t start = sched.goid_gen.fetch_add(kBatch, std::memory_order_relaxed);
+    p->goid_next = start + 1;
+    p->goid_end = start + 1 + kBatch;
+  }
+  return p->goid_next++;
+}
+
+void init_g(G* g, std::size_t size, std::size_t align, GEntry entry, void** storage) {
+  g->ctx.sp = nullptr;
+  g->ctx.stack_lo = nullptr;
+  g->ctx.stack_size = 0;
+#if GORO_ASAN
+  g->ctx.asan_fake_stack = nullptr;
+#endif
+  g->stack_base = nullptr;
+  g->wait_reason = WaitReason::kNone;
+  g->wait_link = nullptr;
+  g->param = nullptr;
+  g->m = nullptr;
+  g->is_main = false;
+  g->entry = entry;
+  if (size <= kInlineFnBytes && align <= alignof(std::max_align_t)) {
+    g->fn = g->fn_buf;
+    g->fn_on_heap = false;
+  } else {
+    g->fn = ::operator new(size, std::align_val_t(align < 16 ? 16 : align));
+    g->fn_on_heap = true;
+  }
+  *storage = g->fn;
+}
+
+void free_fn(G* g) noexcept {
+  if (g->fn_on_heap) ::operator delete(g->fn, std::align_val_t(16));
+  g->fn = nullptr;
+  g->fn_on_heap = false;
+}
+
+}  // namespace
+
+G* new_g(std::size_t size, std::size_t align, GEntry entry, void** storage) {
+  M* m = current_m();
+  if (m == nullptr || m->p == nullptr || m->curg == nullptr) {
+    throw std::logic_error("goro::go called outside goro::run (no goroutine is running)");
+  }
+  P* p = m->p;
+  G* g = gfget(p);
+  try {
+    init_g(g, size, align, entry, storage);
+  } catch (...) {
+    gfput(p, g);
+    throw;
+  }
+  g->id = next_goid(p);
+  return g;
+}
+
+void free_unstarted_g(G* g) noexcept {
+  M* m = current_m();
+  free_fn(g);
+  gfput(m->p, g);
+}
+
+void start_g(G* g) noexcept {
+  // current_m() again: constructing the callable may have switched goroutines? No —
+  // construction is plain C++ code, but it is cheap to be robust.
+  M* m = current_m();
+  P* p = m->p;
+  // relaxed: the G is published to other Ms by the run queue's release store.
+  sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
+  g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+  p->runq.put(p, g, true);
+  if (sched.main_started) wakep();
+}
+
+// ---------------------------------------------------------------------------------
+// Switching (Go: execute, gogo, mcall + park_m / goschedImpl / goexit0).
+
+namespace {
+
+[[noreturn]] void g_main(void* arg) noexcept;
+
+// Go: park_m / goschedImpl / goexit0, the part that runs after the switch.
+void post_switch(M* m) noexcept {
+  PostAction act = m->post;
+  if (act == PostAction::kNone) return;
+  G* g = m->post_g;
+  m->post = PostAction::kNone;
+  m->post_g = nullptr;
+  switch (act) {
+    case PostAction::kNone:
+      break;
+    case PostAction::kRequeue:
+      m->p->runq.put(m->p, g, false);
+      break;
+    case PostAction::kPark: {
+      UnlockFn fn = m->post_unlock;
+      void* arg = m->post_arg;
+      m->post_unlock = nullptr;
+      m->post_arg = nullptr;
+      if (fn != nullptr && !fn(g, arg)) {
+        // The park was called off: the G runs again, next.
+        g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+        m->p->runq.put(m->p, g, true);
+      }
+      break;
+    }
+    case PostAction::kExit:
+      if (g->stack_base != nullptr) {
+        sched.stacks.free(m->p->stacks, g->stack_base);
+        g->stack_base = nullptr;
+      }
+      free_fn(g);
+      gfput(m->p, g);
+      break;
+  }
+}
+
+// Go: execute. Runs next on this M, switching from the context `from` (a G being
+// suspended, or g0). from_g is the G being left, if any (for the stack hand-over).
+void execute(M* m, G* next, bool inherit_time, Ctx* from, G* from_g, bool from_exits) noexcept {
+  P* p = m->p;
+  m->curg = next;
+  next->m = m;
+  next->status.store(GStatus::kRunning, std::memory_order_relaxed);
+  if (!inherit_time) {
+    // relaxed: a counter read racily by observers.
+    p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
+  if (next->ctx.sp != nullptr) {
+    ctx_switch(from, &next->ctx, from_exits);
+    return;
+  }
+  // First run: bind a stack. An exiting G hands its warm stack straight over (we are
+  // still on it, but nothing of it is read after the switch); not under ASan, whose
+  // shadow still marks the old frames.
+#if !GORO_ASAN
+  if (from_exits && from_g != nullptr && from_g->stack_base != nullptr) {
+    next->stack_base = from_g->stack_base;
+    from_g->stack_base = nullptr;
+  } else
+#endif
+  {
+    (void)from_g;
+    next->stack_base = sched.stacks.alloc(p->stacks);
+  }
+  next->ctx.stack_lo = next->stack_base;
+  next->ctx.stack_size = sched.stacks.stack_size();
+  ctx_start(from, &next->ctx, next, &g_main, from_exits);
+}
+
+// Go: the first part of findRunnable, cheap enough to run on a goroutine's stack.
+G* find_runnable_fast(P* p, bool* inherit_time) noexcept {
+  *inherit_time = false;
+  if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
+      sched.runqsize.load(std::memory_order_relaxed) > 0) {
+    sched.lock.lock();
+    G* g = globrunq_get_locked(p, 1);
+    sched.lock.unlock();
+    if (g != nullptr) return g;
+  }
+  if (G* g = p->runq.get(inherit_time)) return g;
+  if (sched.runqsize.load(std::memory_order_relaxed) > 0) {
+    sched.lock.lock();
+    G* g = globrunq_get_locked(p, 0);
+    sched.lock.unlock();
+    if (g != nullptr) return g;
+  }
+  return nullptr;
+}
+
+bool must_leave_p(M* m) noexcept {
+  return sched.shutdown.load(std::memory_order_relaxed) ||
+         m->p->id >= sched.gomaxprocs.load(std::memory_order_relaxed);
+}
+
+// Suspends the running G `cur` (whose post-switch action is already recorded in m) and
+// runs something else: a G found on the fast path, or this M's g0. Returns when cur is
+// resumed, possibly on another M.
+void switch_away(M* m, G* cur, bool exiting) noexcept {
+  G* next = nullptr;
+  bool inherit = false;
+  if (!must_leave_p(m)) next = find_runnable_fast(m->p, &inherit);
+  if (next != nullptr) {
+    execute(m, next, inherit, &cur->ctx, cur, exiting);
+  } else {
+    m->curg = nullptr;
+    ctx_switch(&cur->ctx, &m->g0, exiting);
+  }
+  post_switch(current_m());
+}
+
+std::string demangle(const char* name) {
+  int status = 0;
+  std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(name, nullptr, nullptr, &status),
+                                           std::free);
+  return status == 0 && d ? std::string(d.get()) : std::string(name);
+}
+
+// Go: an unrecovered panic. Called inside a catch block.
+[[noreturn]] void report_uncaught(G* g) noexcept {
+  std::string type = "unknown exception";
+  if (std::type_info* t = abi::__cxa_current_exception_type()) type = demangle(t->name());
+  std::string what;
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+  }
+  std::fprintf(stderr, "goro: panic: uncaught exception in goroutine %llu: %s%s%s\n",
+               static_cast<unsigned long long>(g->id), type.c_str(), what.empty() ? "" : ": ",
+               what.c_str());
+  std::fprintf(stderr, "\ngoroutine %llu [running]: the exception escaped the goroutine's "
+               "function; catch it inside the goroutine to recover.\n",
+               static_cast<unsigned long long>(g->id));
+  std::fflush(stderr);
+  std::_Exit(2);
+}
+
+void main_exited() noexcept {
+  sched.lock.lock();
+  sched.shutdown.store(true, std::memory_order_relaxed);
+  for (M* m = sched.midle; m != nullptr; m = m->schedlink) m->park.wakeup();
+  sched.lock.unlock();
+}
+
+// Go: goexit1 / goexit0.
+[[noreturn]] void goexit(M* m, G* g) noexcept {
+  g->status.store(GStatus::kDead, std::memory_order_relaxed);
+  // relaxed: a count.
+  sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);
+  if (g->is_main) main_exited();
+  m->post = PostAction::kExit;
+  m->post_g = g;
+  switch_away(m, g, true);
+  fatal("a dead goroutine was resumed");
+}
+
+// The bottom frame of every goroutine.
+void g_main(void* arg) noexcept {
+  G* g = static_cast<G*>(arg);
+  sanitizer_after_switch(&g->ctx);
+  post_switch(current_m());
+  try {
+    g->entry(g->fn);
+  } catch (...) {
+    report_uncaught(g);
+  }
+  goexit(current_m(), g);
+}
+
+// ---------------------------------------------------------------------------------
+// The slow path (Go: findRunnable's second half, stealWork, schedule) on g0.
+
+// Go: stealWork. Four passes over the Ps in a random order; the last also takes a
+// victim's runnext.
+G* steal_work(M* m, P* p) noexcept {
+  constexpr int kStealTries = 4;
+  for (int i = 0; i < kStealTries; ++i) {
+    bool last = i == kStealTries - 1;
+    std::uint32_t n = static_cast<std::uint32_t>(sched.gomaxprocs.load(std::memory_order_relaxed));
+    if (n <= 1) return nullptr;
+    // A random start and a stride coprime to n visit every P once (Go: randomOrder).
+    std::uint32_t start = fastrandn(n);
+    std::uint32_t stride;
+    do {
+      stride = 1 + fastrandn(n);
+    } while (std::gcd(stride, n) != 1);
+    for (std::uint32_t k = 0, idx = start; k < n; ++k, idx = (idx + stride) % n) {
+      if (sched.shutdown.load(std::memory_order_relaxed)) return nullptr;
+      P* victim = sched.allp[idx].load(std::memory_order_acquire);
+      if (victim == nullptr || victim == p) continue;
+      if (victim->status.load(std::memory_order_relaxed) != PStatus::kRunning) continue;
+      if (G* g = p->runq.steal_from(victim->runq, last)) return g;
+    }
+  }
+  (void)m;
+  return nullptr;
+}
+
+// Moves everything off a P that is going away (shutdown or set_max_procs shrink) and
+// marks it dead. Called by its M on g0.
+void retire_p(M* m) noexcept {
+  P* p = m->p;
+  G* buf[kRunqSize + 1];
+  std::uint32_t n = p->runq.drain(buf);
+  if (n > 0) {
+    for (std::uint32_t i = 0; i + 1 < n; ++i) buf[i]->sched_link = buf[i + 1];
+    globrunq_put_batch(buf[0], buf[n - 1], static_cast<std::int32_t>(n));
+  }
+  sched.stacks.flush(p->stacks);
+  sched.gflock.lock();
+  while (p->gfree != nullptr) {
+    G* g = p->gfree;
+    p->gfree = g->sched_link;
+    g->sched_link = sched.gfree;
+    sched.gfree = g;
+    ++sched.ngfree;
+  }
+  p->gfree_count = 0;
+  sched.gflock.unlock();
+  sched.lock.lock();
+  releasep(m);
+  // set_max_procs may have grown back past this P while we drained it.
+  if (p->id < sched.gomaxprocs.load(std::memory_order_relaxed)) {
+    pidleput(p);
+  } else {
+    p->status.store(PStatus::kDead, std::memory_order_relaxed);
+  }
+  sched.lock.unlock();
+  if (n > 0) wakep();
+}
+
+// Go: findRunnable. Blocks until it finds a G to run on m (returned with m->p held), or
+// returns nullptr at shutdown.
+G* find_runnable(M* m, bool* inherit_time) noexcept {
+  for (;;) {
+    if (sched.shutdown.load(std::memory_order_relaxed)) return nullptr;
+    P* p = m->p;
+    if (p == nullptr) {
+      // Our P was retired (set_max_procs shrink): find another or sleep.
+      sched.lock.lock();
+      P* np = pidleget();
+      sched.lock.unlock();
+      if (np == nullptr) {
+        stopm(m);
+      } else {
+        acquirep(m, np);
+      }
+      continue;
+    }
+    if (p->id >= sched.gomaxprocs.load(std::memory_order_relaxed)) {
+      retire_p(m);
+      continue;
+    }
+    if (G* g = find_runnable_fast(p, inherit_time)) return g;
+
+    // (netpoll hook: a non-blocking poll goes here — issue 6.)
+
+    std::int32_t procs = sched.gomaxprocs.load(std::memory_order_relaxed);
+    if (m->spinning || 2 * sched.nmspinning.load(std::memory_order_seq_cst) <
+                           procs - sched.npidle.load(std::memory_order_seq_cst)) {
+      if (!m->spinning) {
+        m->spinning = true;
+        // seq_cst: the spinning handshake.
+        sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+      }
+      if (G* g = steal_work(m, p)) {
+        *inherit_time = false;
+        return g;
+      }
+    }
+
+    // Nothing found: give up the P.
+    sched.lock.lock();
+    if (sched.shutdown.load(std::memory_order_relaxed)) {
+      sched.lock.unlock();
+      return nullptr;
+    }
+    if (sched.runqsize.load(std::memory_order_relaxed) != 0) {
+      G* g = globrunq_get_locked(p, 0);
+      sched.lock.unlock();
+      *inherit_time = false;
+      return g;
+    }
+    releasep(m);
+    pidleput(p);
+    sched.lock.unlock();
+
+    if (m->spinning) {
+      m->spinning = false;
+      // seq_cst: decrement, then re-check the queues (the spinning handshake).
+      if (sched.nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) {
+        fatal("negative spinning M count");
+      }
+      std::int32_t n = sched.gomaxprocs.load(std::memory_order_relaxed);
+      bool work = sched.runqsize.load(std::memory_order_seq_cst) != 0;
+      for (std::int32_t i = 0; i < n && !work; ++i) {
+        P* pp = sched.allp[i].load(std::memory_order_acquire);
+        if (pp != nullptr && !pp->runq.empty()) work = true;
+      }
+      if (work) {
+        sched.lock.lock();
+        P* np = pidleget();
+        sched.lock.unlock();
+        if (np != nullptr) {
+          acquirep(m, np);
+          m->spinning = true;
+          sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
+          continue;
+        }
+      }
+    }
+
+    // (timers and netpoll hook: block in the poller until the next timer — issues 3, 6.)
+
+    stopm(m);
+  }
+}
+
+// Go: schedule, as the loop an M's own stack runs.
+void schedule(M* m) noexcept {
+  for (;;) {
+    post_switch(m);
+    bool inherit = false;
+    G* g = find_runnable(m, &inherit);
+    if (g == nullptr) return;  // shutdown
+    if (m->spinning) reset_spinning(m);
+    execute(m, g, inherit, &m->g0, nullptr, false);
+  }
+}
+
+void init_g0(M* m) noexcept {
+#if GORO_TSAN
+  m->g0.tsan_fiber = __tsan_get_current_fiber();
+#endif
+  pthread_attr_t attr;
+  if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+    void* addr = nullptr;
+    std::size_t size = 0;
+    pthread_attr_getstack(&attr, &addr, &size);
+    m->g0.stack_lo = addr;
+    m->g0.stack_size = size;
+    pthread_attr_destroy(&attr);
+  }
+}
+
+// Go: mstart. The body of every M's thread but M0's.
+void* mstart(void* arg) noexcept {
+  M* m = static_cast<M*>(arg);
+  tls_m = m;
+  init_g0(m);
+  install_altstack(m);
+  acquirep(m, m->nextp);
+  m->nextp = nullptr;
+  schedule(m);
+  if (m->p != nullptr) releasep(m);
+  remove_altstack(m);
+  tls_m = nullptr;
+  return nullptr;
+}
+
+P* new_p(std::int32_t id) {
+  P* p = new P();
+  p->id = id;
+  // release: pairs with stealers' acquire load of allp[id].
+  sched.allp[id].store(p, std::memory_order_release);
+  return p;
+}
+
+// Runs on the thread that called run() after its scheduler loop ended: waits for the
+// other Ms and frees everything.
+void teardown() noexcept {
+  sched.lock.lock();
+  std::vector<M*> ms = sched.allm;
+  sched.lock.unlock();
+  for (M* m : ms) {
+    if (!m->is_m0) pthread_join(m->thread, nullptr);
+  }
+  for (M* m : ms) delete m;
+  for (int i = 0; i < kMaxProcs; ++i) {
+    P* p = sched.allp[i].load(std::memory_order_relaxed);
+    if (p != nullptr) {
+      delete p;
+      sched.allp[i].store(nullptr, std::memory_order_relaxed);
+    }
+  }
+  for (G* chunk : sched.gchunks) {
+    for (int i = 0; i < kGChunk; ++i) {
+      G* g = &chunk[i];
+      // Abandoned goroutines are dropped without unwinding, as Go's exit does; a
+      // callable that never started is freed without running its destructor either
+      // (its captures may refer to the runtime being torn down).
+      if (g->fn_on_heap) ::operator delete(g->fn, std::align_val_t(16));
+#if GORO_TSAN
+      __tsan_destroy_fiber(g->ctx.tsan_fiber);
+#endif
+    }
+    delete[] chunk;
+  }
+  sched.gchunks.clear();
+  sched.gfree = nullptr;
+  sched.ngfree = 0;
+  sched.stacks.destroy();
+  sched.allm.clear();
+  sched.midle = nullptr;
+  sched.nmidle = 0;
+  sched.mcount = 0;
+  sched.pidle = nullptr;
+  sched.npidle.store(0);
+  sched.nmspinning.store(0);
+  sched.runq_head = sched.runq_tail = nullptr;
+  sched.runqsize.store(0);
+  sched.ngoroutines.store(0);
+  sched.main_started = false;
+}
+
+int configured_procs() noexcept {
+  int n = g_pending_procs.load(std::memory_order_relaxed);
+  return n > 0 ? n : default_procs();
+}
+
+}  // namespace
+
+int run_main(const Config& cfg, std::size_t size, std::size_t align, GEntry entry,
+             void (*construct)(void* dst, void* src), void* src, int* exit_code) {
+  bool expected = false;
+  // acq_rel: orders this run()'s start after a previous run()'s teardown.
+  if (!g_running.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+    throw std::logic_error("goro::run called while the runtime is already running");
+  }
+  int procs = cfg.max_procs > 0 ? cfg.max_procs : configured_procs();
+  if (procs > kMaxProcs) procs = kMaxProcs;
+  std::size_t stack_size = cfg.stack_size;
+  if (stack_size == 0) {
+    if (const char* s = std::getenv("GORO_STACK_SIZE")) {
+      stack_size = parse_size(s);
+      if (stack_size == 0) fatal("GORO_STACK_SIZE=%s is not a size (e.g. 262144, 256K, 1M)", s);
+    }
+  }
+#if GORO_ASAN
+  if (stack_size == 0) stack_size = 1 << 20;  // ASan's redzones make frames bigger
+#endif
+  if (stack_size == 0) stack_size = 256 * 1024;
+  int max_threads = cfg.max_threads;
+  if (max_threads <= 0) {
+    if (const char* s = std::getenv("GORO_MAXTHREADS")) max_threads = std::atoi(s);
+  }
+  if (max_threads <= 0) max_threads = 10000;
+  g_randomize = cfg.randomize || debug_setting("randomize", 0) != 0;
+
+  sched.shutdown.store(false);
+  sched.max_threads = max_threads;
+  sched.stacks.init(stack_size);
+  sched.goid_gen.store(1);  // the main goroutine is 1, as in Go
+  sched.gomaxprocs.store(procs);
+  install_fault_handler();
+
+  M* m0 = new M();
+  m0->is_m0 = true;
+  m0->thread = pthread_self();
+  sched.allm.push_back(m0);
+  sched.mcount = 1;
+  tls_m = m0;
+  init_g0(m0);
+  install_altstack(m0);
+
+  sched.lock.lock();
+  for (int i = procs - 1; i >= 0; --i) {
+    P* p = new_p(i);
+    if (i != 0) pidleput(p);
+  }
+  sched.lock.unlock();
+  P* p0 = sched.allp[0].load(std::memory_order_relaxed);
+  acquirep(m0, p0);
+
+  // The main goroutine.
+  G* g = gfget(p0);
+  void* storage = nullptr;
+  init_g(g, size, align, entry, &storage);
+  g->id = 1;
+  g->is_main = true;
+  construct(storage, src);
+  sched.ngoroutines.store(1);
+  g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+  p0->runq.put(p0, g, true);
+  sched.main_started = true;
+
+  schedule(m0);
+
+  if (m0->p != nullptr) releasep(m0);
+  remove_altstack(m0);
+  tls_m = nullptr;
+  teardown();
+  g_running.store(false, std::memory_order_release);
+  return *exit_code;
+}
+
+// ---------------------------------------------------------------------------------
+// park / ready / yield (Go: gopark, goready, Gosched).
+
+G* current_g() noexcept {
+  M* m = current_m();
+  return m != nullptr ? m->curg : nullptr;
+}
+
+void park(UnlockFn unlock_fn, void* arg, WaitReason reason) noexcept {
+  M* m = current_m();
+  G* g = m != nullptr ? m->curg : nullptr;
+  if (g == nullptr) fatal("park called outside a goroutine");
+  g->wait_reason = reason;
+  g->status.store(GStatus::kWaiting, std::memory_order_relaxed);
+  m->post = PostAction::kPark;
+  m->post_g = g;
+  m->post_unlock = unlock_fn;
+  m->post_arg = arg;
+  switch_away(m, g, false);
+}
+
+void ready(G* g) noexcept {
+  GStatus expected = GStatus::kWaiting;
+  // relaxed: the G itself is published by the run queue's release store; the CAS only
+  // catches a double ready(), a bug in the caller.
+  if (!g->status.compare_exchange_strong(expected, GStatus::kRunnable, std::memory_order_relaxed)) {
+    fatal("ready of goroutine %llu in status %s (not waiting)",
+          static_cast<unsigned long long>(g->id), g_status_string(expected));
+  }
+  g->wait_reason = WaitReason::kNone;
+  M* m = current_m();
+  if (m != nullptr && m->p != nullptr) {
+    m->p->runq.put(m->p, g, true);
+  } else {
+    sched.lock.lock();
+    globrunq_put_locked(g);
+    sched.lock.unlock();
+  }
+  wakep();
+}
+
+void yield_local() noexcept { goro::yield(); }
+
+}  // namespace goro::detail
+
+namespace goro {
+
+using namespace detail;
+
+void yield() noexcept {
+  M* m = current_m();
+  G* g = m != nullptr ? m->curg : nullptr;
+  if (g == nullptr) {
+    sched_yield();
+    return;
+  }
+  G* next = nullptr;
+  bool inherit = false;
+  bool leave = must_leave_p(m);
+  if (!leave) {
+    next = find_runnable_fast(m->p, &inherit);
+    if (next == nullptr) return;  // nothing else to run here: keep going
+  }
+  g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+  m->post = PostAction::kRequeue;
+  m->post_g = g;
+  if (next != nullptr) {
+    execute(m, next, inherit, &g->ctx, g, false);
+  } else {
+    m->curg = nullptr;
+    ctx_switch(&g->ctx, &m->g0);
+  }
+  post_switch(current_m());
+}
+
+std::uint64_t goroutine_id() noexcept {
+  G* g = current_g();
+  return g != nullptr ? g->id : 0;
+}
+
+std::int64_t num_goroutines() noexcept {
+  return sched.ngoroutines.load(std::memory_order_relaxed);
+}
+
+int max_procs() noexcept {
+  if (g_running.load(std::memory_order_acquire)) {
+    int n = sched.gomaxprocs.load(std::memory_order_relaxed);
+    if (n > 0) return n;
+  }
+  return configured_procs();
+}
+
+bool in_goroutine() noexcept { return current_g() != nullptr; }
+
+int set_max_procs(int n) {
+  int old = max_procs();
+  if (n <= 0) return old;
+  if (n > kMaxProcs) n = kMaxProcs;
+  M* m = current_m();
+  if (m == nullptr || !g_running.load(std::memory_order_acquire)) {
+    g_pending_procs.store(n, std::memory_order_relaxed);
+    return old;
+  }
+  g_pending_procs.store(n, std::memory_order_relaxed);
+  sched.lock.lock();
+  std::int32_t cur = sched.gomaxprocs.load(std::memory_order_relaxed);
+  if (n > cur) {
+    for (int i = cur; i < n; ++i) {
+      P* p = sched.allp[i].load(std::memory_order_relaxed);
+      if (p == nullptr) {
+        p = new_p(i);
+        pidleput(p);
+      } else if (p->status.load(std::memory_order_relaxed) == PStatus::kDead) {
+        pidleput(p);
+      }
+      // else: a P beyond the old count that has not retired yet keeps running.
+    }
+    sched.gomaxprocs.store(n, std::memory_order_relaxed);
+  } else if (n < cur) {
+    sched.gomaxprocs.store(n, std::memory_order_relaxed);
+    // Idle Ps beyond n die now; running ones retire at their next scheduling point.
+    P** link = &sched.pidle;
+    while (*link != nullptr) {
+      P* p = *link;
+      if (p->id >= n) {
+        *link = p->link;
+        p->link = nullptr;
+        p->status.store(PStatus::kDead, std::memory_order_relaxed);
+        sched.npidle.fetch_sub(1, std::memory_order_seq_cst);
+      } else {
+        link = &p->link;
+      }
+    }
+  }
+  sched.lock.unlock();
+  if (n > cur) {
+    for (int i = cur; i < n; ++i) wakep();
+  } else if (m->p != nullptr && m->p->id >= n && m->curg != nullptr) {
+    yield();  // our own P is going away: move to g0 so it retires now
+  }
+  return old;
+}
+
+}  // namespace goro

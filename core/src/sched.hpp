@@ -1,0 +1,86 @@
+// sched.hpp — the scheduler's global state and the functions the rest of core/ calls.
+// The story of how it all fits together is at the top of sched.cpp.
+#pragma once
+
+#include <goro/core/detail/lock.hpp>
+#include <goro/core/runtime.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+#include "g.hpp"
+#include "m.hpp"
+#include "p.hpp"
+#include "stack.hpp"
+
+namespace goro::detail {
+
+inline constexpr int kMaxProcs = 1024;
+
+// Go: runtime.schedt. One instance, `sched`, lives while run() runs.
+struct Sched {
+  // sched.lock guards the idle M and P lists, the global run queue, allm and P status
+  // changes to/from idle or dead. Lock order (see core/HACKING.md): sched.lock is taken
+  // before gflock and StackPool's lock, never after; no other runtime lock is held
+  // while taking it.
+  Lock lock;
+
+  M* midle = nullptr;        // idle Ms, linked by schedlink; guarded by lock
+  std::int32_t nmidle = 0;   // guarded by lock
+  std::int32_t mcount = 0;   // threads created so far; guarded by lock
+  std::vector<M*> allm;      // guarded by lock; never shrinks while running
+
+  P* pidle = nullptr;        // idle Ps, linked by link; guarded by lock
+  // atomic: written under lock, read lock-free by wakep() and the spinning rule.
+  // seq_cst: wakep()'s read must not be reordered before its caller's run queue store
+  // (the Dekker-style handshake with an M going idle, see "Spinning Ms" in sched.cpp).
+  std::atomic<std::int32_t> npidle{0};
+  // atomic: number of spinning Ms; seq_cst for the same handshake.
+  std::atomic<std::int32_t> nmspinning{0};
+
+  G* runq_head = nullptr;    // global run queue, linked by sched_link; guarded by lock
+  G* runq_tail = nullptr;
+  // atomic: written under lock; read lock-free as a hint ("is it worth locking?").
+  std::atomic<std::int32_t> runqsize{0};
+
+  // atomic: written under lock by set_max_procs; read lock-free everywhere (relaxed:
+  // a stale value only delays a shrink or grow to the next scheduling point).
+  std::atomic<std::int32_t> gomaxprocs{0};
+  // allp[i] is created once and lives until shutdown. atomic: stealers read it
+  // lock-free (acquire pairs with the release store when a P is created).
+  std::atomic<P*> allp[kMaxProcs] = {};
+
+  // atomic: set once by the main goroutine's exit (under lock), read everywhere.
+  std::atomic<bool> shutdown{false};
+  // atomic counters; relaxed: statistics and ids, no data published through them.
+  std::atomic<std::int64_t> ngoroutines{0};
+  std::atomic<std::uint64_t> goid_gen{0};
+
+  // Free Gs not cached by a P, and every G chunk ever allocated (Go's sched.gFree and
+  // allgs). gflock guards them; leaf lock.
+  Lock gflock;
+  G* gfree = nullptr;
+  std::int64_t ngfree = 0;
+  std::vector<G*> gchunks;
+
+  StackPool stacks;
+  int max_threads = 10000;
+  bool main_started = false;  // written by M0 before any other M exists
+};
+
+extern Sched sched;
+
+// The M running on this thread, or nullptr. Never inlined and never cached across a
+// context switch: a goroutine may resume on another thread.
+M* current_m() noexcept;
+
+// Go: globrunqputbatch. Takes sched.lock.
+void globrunq_put_batch(G* head, G* tail, std::int32_t n) noexcept;
+// Go: wakep. Starts a spinning M if there is an idle P and no spinning M.
+void wakep() noexcept;
+
+// Test hooks (tests/core): put g on the global queue instead of a local one.
+void globrunq_put_for_test(G* g) noexcept;
+
+}  // namespace goro::detail
