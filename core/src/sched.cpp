@@ -335,6 +335,8 @@ void globrunq_put_batch(G* head, G* tail, std::int32_t n) noexcept {
 }
 
 void globrunq_put_for_test(G* g) noexcept {
+  sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
+  g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
   sched.lock.lock();
   globrunq_put_locked(g);
   sched.lock.unlock();

@@ -54,7 +54,8 @@ void StackPool::init(std::size_t stack_size) {
   stack_size_ = (stack_size + ps - 1) / ps * ps;
   if (stack_size_ < 4 * ps) stack_size_ = 4 * ps;
   slot_size_ = kGuardBytes + stack_size_;
-  guard_install_ = probe_guard_install();
+  // GORO_DEBUG=madvguard=0 forces the mprotect fallback (for tests on new kernels).
+  guard_install_ = debug_setting("madvguard", 1) != 0 && probe_guard_install();
   max_stacks_ = 0;
   if (!guard_install_) {
     // Two VMAs per stack (guard + stack); leave room for the program's own mappings.
