@@ -69,7 +69,11 @@ struct Ctx {
 #endif
 };
 
-inline void sanitizer_before_switch(Ctx* from, Ctx* to, bool from_exits) noexcept {
+// Always inlined, as are ctx_switch and ctx_start: under TSan, a function that calls
+// __tsan_switch_to_fiber and then returns would pop its frame from the *new* fiber's
+// shadow stack. Inlined, the frame that brackets the switch is the caller's, which
+// returns only once its own fiber is resumed.
+[[gnu::always_inline]] inline void sanitizer_before_switch(Ctx* from, Ctx* to, bool from_exits) noexcept {
 #if GORO_ASAN
   __sanitizer_start_switch_fiber(from_exits ? nullptr : &from->asan_fake_stack, to->stack_lo,
                                  to->stack_size);
@@ -83,7 +87,7 @@ inline void sanitizer_before_switch(Ctx* from, Ctx* to, bool from_exits) noexcep
 }
 
 // Runs first thing on the resumed side of every switch.
-inline void sanitizer_after_switch(Ctx* resumed) noexcept {
+[[gnu::always_inline]] inline void sanitizer_after_switch(Ctx* resumed) noexcept {
 #if GORO_ASAN
   __sanitizer_finish_switch_fiber(resumed ? resumed->asan_fake_stack : nullptr, nullptr, nullptr);
 #endif
@@ -92,14 +96,14 @@ inline void sanitizer_after_switch(Ctx* resumed) noexcept {
 
 // Suspends `from` and resumes `to` (which must have run before). Returns when someone
 // switches back to `from`.
-inline void ctx_switch(Ctx* from, Ctx* to, bool from_exits = false) noexcept {
+[[gnu::always_inline]] inline void ctx_switch(Ctx* from, Ctx* to, bool from_exits = false) noexcept {
   sanitizer_before_switch(from, to, from_exits);
   goro_ctx_switch(&from->sp, to->sp);
   sanitizer_after_switch(from);
 }
 
 // Suspends `from` and starts fn(arg) on the fresh stack of `to` (sp == nullptr).
-inline void ctx_start(Ctx* from, Ctx* to, void* arg, void (*fn)(void*),
+[[gnu::always_inline]] inline void ctx_start(Ctx* from, Ctx* to, void* arg, void (*fn)(void*),
                       bool from_exits = false) noexcept {
   sanitizer_before_switch(from, to, from_exits);
   char* top = static_cast<char*>(to->stack_lo) + to->stack_size;

@@ -363,9 +363,6 @@ G* gfget(P* p) noexcept {
       G* chunk = new G[kGChunk];
       sched.gchunks.push_back(chunk);
       for (int i = 0; i < kGChunk; ++i) {
-#if GORO_TSAN
-        chunk[i].ctx.tsan_fiber = __tsan_create_fiber(0);
-#endif
         chunk[i].sched_link = p->gfree;
         p->gfree = &chunk[i];
         ++p->gfree_count;
@@ -509,6 +506,12 @@ void post_switch(M* m) noexcept {
       break;
     }
     case PostAction::kExit:
+#if GORO_TSAN
+      // A fiber per goroutine run, not per G: the exiting one never unwound its frames
+      // in TSan's shadow stack, so reusing it would overflow that stack.
+      __tsan_destroy_fiber(g->ctx.tsan_fiber);
+      g->ctx.tsan_fiber = nullptr;
+#endif
       if (g->stack_base != nullptr) {
         sched.stacks.free(m->p->stacks, g->stack_base);
         g->stack_base = nullptr;
@@ -549,6 +552,9 @@ void execute(M* m, G* next, bool inherit_time, Ctx* from, G* from_g, bool from_e
   }
   next->ctx.stack_lo = next->stack_base;
   next->ctx.stack_size = sched.stacks.stack_size();
+#if GORO_TSAN
+  next->ctx.tsan_fiber = __tsan_create_fiber(0);
+#endif
   ctx_start(from, &next->ctx, next, &g_main, from_exits);
 }
 
@@ -877,7 +883,7 @@ void teardown() noexcept {
       // (its captures may refer to the runtime being torn down).
       if (g->fn_on_heap) ::operator delete(g->fn, std::align_val_t(16));
 #if GORO_TSAN
-      __tsan_destroy_fiber(g->ctx.tsan_fiber);
+      if (g->ctx.tsan_fiber != nullptr) __tsan_destroy_fiber(g->ctx.tsan_fiber);
 #endif
     }
     delete[] chunk;
