@@ -2,6 +2,7 @@
 #pragma once
 
 #include <goro/core/detail/park.hpp>
+#include <goro/core/detail/timer.hpp>
 #include <goro/core/runtime.hpp>
 
 #include <atomic>
@@ -44,6 +45,7 @@ struct G {
   void* fn = nullptr;       // the callable: points into fn_buf or to the heap
   bool fn_on_heap = false;
   bool is_main = false;
+  Timer sleep_timer;        // goro::sleep's timer (Go: g.timer), reused; owner: this G
   alignas(16) unsigned char fn_buf[kInlineFnBytes];
 };
 

@@ -7,6 +7,7 @@
 
 #include "runq.hpp"
 #include "stack.hpp"
+#include "timers.hpp"
 
 namespace goro::detail {
 
@@ -35,6 +36,7 @@ struct P {
   G* gfree = nullptr;
   std::int32_t gfree_count = 0;
   StackCache stacks;    // owner only
+  TimerHeap timers;     // see timers.hpp for its own lock
   // Owner only: a batch of goroutine ids handed out without touching the global counter.
   std::uint64_t goid_next = 0, goid_end = 0;
 };

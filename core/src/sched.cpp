@@ -86,6 +86,7 @@
 #include "debug.hpp"
 #include "fault.hpp"
 #include "procs.hpp"
+#include "timers.hpp"
 
 namespace goro::detail {
 
@@ -230,6 +231,8 @@ void startm(P* p, bool spinning) noexcept {
   nm->park.wakeup();  // release: nextp and spinning are visible to the woken M
 }
 
+void checkdead() noexcept;
+
 // Go: stopm. Parks this M (without a P) until startm hands it one, or shutdown.
 void stopm(M* m) noexcept {
   sched.lock.lock();
@@ -241,8 +244,72 @@ void stopm(M* m) noexcept {
   }
   m->park.clear();
   mput(m);
+  checkdead();
   sched.lock.unlock();
   m->park.sleep();
+  if (m->nextp != nullptr) {
+    acquirep(m, m->nextp);
+    m->nextp = nullptr;
+  }
+}
+
+// Requires sched.lock. Unlinks m from the idle list; false if it was not there.
+bool mremove(M* m) noexcept {
+  for (M** link = &sched.midle; *link != nullptr; link = &(*link)->schedlink) {
+    if (*link == m) {
+      *link = m->schedlink;
+      m->schedlink = nullptr;
+      --sched.nmidle;
+      return true;
+    }
+  }
+  return false;
+}
+
+// Parks this M (without a P) until `until` (monotonic ns) for the earliest timer, or
+// until startm hands it a P, or a new earlier timer wakes it to recompute. Returns with
+// or without a P; the caller loops. Only one M sleeps this way (sched.timer_sleeper);
+// others sleep untimed.
+//
+// The handshake with add_timer (Dekker-style, seq_cst): we publish sleep_until, then
+// re-read the timer heaps; the adder publishes its timer, then reads sleep_until. At
+// least one sees the other, so a timer earlier than our sleep is never slept through.
+//
+// Wake-up rule for idle Ms: whoever takes an M off sched.midle (startm, main_exited,
+// wake_timer_sleeper) wakes it exactly once. An M that takes itself off (timeout)
+// gets no wake-up; one that finds it was taken waits for that wake-up before going on,
+// so no stale wake-up is left to cut a later sleep short.
+void stopm_timed(M* m, std::int64_t until) noexcept {
+  sched.lock.lock();
+  if (sched.shutdown.load(std::memory_order_relaxed) || sched.timer_sleeper != nullptr) {
+    sched.lock.unlock();
+    stopm(m);
+    return;
+  }
+  m->park.clear();
+  mput(m);
+  sched.timer_sleeper = m;
+  sched.sleep_until.store(until, std::memory_order_seq_cst);
+  std::int64_t again = earliest_timer();
+  sched.lock.unlock();
+  if (again == 0 || again >= until) {
+    std::int64_t left = until - nanotime();
+    if (left > 0) m->park.sleep_for(left);
+  }
+  sched.lock.lock();
+  if (sched.timer_sleeper == m) {
+    sched.timer_sleeper = nullptr;
+    sched.sleep_until.store(0, std::memory_order_seq_cst);
+  }
+  if (mremove(m)) {
+    // Our own time-out (or an early re-check): take an idle P to run the timers.
+    P* p = pidleget();
+    sched.lock.unlock();
+    if (p != nullptr) acquirep(m, p);
+    return;
+  }
+  sched.lock.unlock();
+  m->park.sleep();  // taken off the list by someone: their wake-up is coming
   if (m->nextp != nullptr) {
     acquirep(m, m->nextp);
     m->nextp = nullptr;
@@ -480,10 +547,28 @@ namespace {
 
 [[noreturn]] void g_main(void* arg) noexcept;
 
-// Go: park_m / goschedImpl / goexit0, the part that runs after the switch.
-void post_switch(M* m) noexcept {
+// Go: checkTimers. One relaxed load when no timer is pending. Runs only where no lock
+// is held: a timer callback may take a channel's lock, which a goroutine parking right
+// now still holds until post_switch releases it.
+inline void run_timers(P* p) noexcept {
+  std::int64_t w = p->timers.timer0_when.load(std::memory_order_relaxed);
+  if (w != 0) {
+    std::int64_t now = nanotime();
+    if (w <= now) check_timers(p, now);
+  }
+}
+
+void post_switch_action(M* m) noexcept;
+
+// Go: park_m / goschedImpl / goexit0, the part that runs after the switch, then the
+// timer check every scheduling decision makes.
+inline void post_switch(M* m) noexcept {
+  if (m->post != PostAction::kNone) post_switch_action(m);
+  if (m->p != nullptr) run_timers(m->p);
+}
+
+void post_switch_action(M* m) noexcept {
   PostAction act = m->post;
-  if (act == PostAction::kNone) return;
   G* g = m->post_g;
   m->post = PostAction::kNone;
   m->post_g = nullptr;
@@ -630,7 +715,15 @@ std::string demangle(const char* name) {
 void main_exited() noexcept {
   sched.lock.lock();
   sched.shutdown.store(true, std::memory_order_relaxed);
-  for (M* m = sched.midle; m != nullptr; m = m->schedlink) m->park.wakeup();
+  // Whoever takes an M off the idle list wakes it, exactly once (see stopm_timed).
+  while (M* m = mget()) {
+    if (m == sched.timer_sleeper) {
+      sched.timer_sleeper = nullptr;
+      sched.sleep_until.store(0, std::memory_order_seq_cst);
+    }
+    m->nextp = nullptr;
+    m->park.wakeup();
+  }
   sched.lock.unlock();
 }
 
@@ -669,7 +762,7 @@ G* steal_work(M* m, P* p) noexcept {
   for (int i = 0; i < kStealTries; ++i) {
     bool last = i == kStealTries - 1;
     std::uint32_t n = static_cast<std::uint32_t>(sched.gomaxprocs.load(std::memory_order_relaxed));
-    if (n <= 1) return nullptr;
+    if (n <= 1) return nullptr;  // (our own P's timers were checked by the fast path)
     // A random start and a stride coprime to n visit every P once (Go: randomOrder).
     std::uint32_t start = fastrandn(n);
     std::uint32_t stride;
@@ -680,6 +773,16 @@ G* steal_work(M* m, P* p) noexcept {
       if (sched.shutdown.load(std::memory_order_relaxed)) return nullptr;
       P* victim = sched.allp[idx].load(std::memory_order_acquire);
       if (victim == nullptr || victim == p) continue;
+      if (last) {
+        // Run the victim's due timers (idle Ps' too): the goroutines they ready land
+        // on our queue (Go: stealWork's checkTimers).
+        std::int64_t w = victim->timers.timer0_when.load(std::memory_order_relaxed);
+        if (w != 0 && w <= nanotime()) {
+          check_timers(victim, nanotime());
+          bool inherit;
+          if (G* g = p->runq.get(&inherit)) return g;
+        }
+      }
       if (victim->status.load(std::memory_order_relaxed) != PStatus::kRunning) continue;
       if (G* g = p->runq.steal_from(victim->runq, last)) return g;
     }
@@ -699,6 +802,7 @@ void retire_p(M* m) noexcept {
     globrunq_put_batch(buf[0], buf[n - 1], static_cast<std::int32_t>(n));
   }
   sched.stacks.flush(p->stacks);
+  move_timers(p, sched.allp[0].load(std::memory_order_acquire));
   sched.gflock.lock();
   while (p->gfree != nullptr) {
     G* g = p->gfree;
@@ -719,6 +823,19 @@ void retire_p(M* m) noexcept {
   }
   sched.lock.unlock();
   if (n > 0) wakep();
+}
+
+// Runs the due timers of every P (a timed sleeper woke up holding P p): the goroutines
+// they ready go to p's queue.
+void run_all_timers(P* p) noexcept {
+  (void)p;
+  std::int64_t now = nanotime();
+  for (int i = 0; i < kMaxProcs; ++i) {
+    P* pp = sched.allp[i].load(std::memory_order_acquire);
+    if (pp == nullptr) break;
+    std::int64_t w = pp->timers.timer0_when.load(std::memory_order_relaxed);
+    if (w != 0 && w <= now) check_timers(pp, now);
+  }
 }
 
 // Go: findRunnable. Blocks until it finds a G to run on m (returned with m->p held), or
@@ -743,6 +860,7 @@ G* find_runnable(M* m, bool* inherit_time) noexcept {
       retire_p(m);
       continue;
     }
+    run_timers(p);
     if (G* g = find_runnable_fast(p, inherit_time)) return g;
 
     // (netpoll hook: a non-blocking poll goes here — issue 6.)
@@ -802,9 +920,14 @@ G* find_runnable(M* m, bool* inherit_time) noexcept {
       }
     }
 
-    // (timers and netpoll hook: block in the poller until the next timer — issues 3, 6.)
-
-    stopm(m);
+    // (netpoll hook: one M blocks in the poller until the next timer — issue 6.)
+    std::int64_t until = earliest_timer();
+    if (until != 0) {
+      stopm_timed(m, until);
+      if (m->p != nullptr) run_all_timers(m->p);
+    } else {
+      stopm(m);
+    }
   }
 }
 
@@ -905,6 +1028,43 @@ void teardown() noexcept {
   sched.main_started = false;
 }
 
+// Go: checkdead. Requires sched.lock. Called when an M goes idle: if every M is idle,
+// no timer is pending and no goroutine can run, no goroutine can ever run again.
+void checkdead() noexcept {
+  if (!sched.detect_deadlocks || sched.shutdown.load(std::memory_order_relaxed)) return;
+  if (sched.nmidle != sched.mcount) return;  // some M is running (or in a syscall)
+  if (any_timers()) return;                  // the timed sleeper will wake for it
+  if (sched.runqsize.load(std::memory_order_relaxed) != 0) return;
+  sched.gflock.lock();
+  int waiting = 0;
+  bool can_run = false;
+  for (G* chunk : sched.gchunks) {
+    for (int i = 0; i < kGChunk; ++i) {
+      GStatus st = chunk[i].status.load(std::memory_order_relaxed);
+      if (st == GStatus::kWaiting) ++waiting;
+      if (st == GStatus::kRunnable || st == GStatus::kRunning) can_run = true;
+    }
+  }
+  if (can_run || waiting == 0) {
+    sched.gflock.unlock();
+    return;
+  }
+  std::fprintf(stderr, "fatal error: all goroutines are asleep - deadlock!\n");
+  int shown = 0;
+  for (G* chunk : sched.gchunks) {
+    for (int i = 0; i < kGChunk; ++i) {
+      G& g = chunk[i];
+      if (g.status.load(std::memory_order_relaxed) != GStatus::kWaiting) continue;
+      if (++shown > 100) continue;
+      std::fprintf(stderr, "\ngoroutine %llu [%s]%s\n", static_cast<unsigned long long>(g.id),
+                   wait_reason_string(g.wait_reason), g.is_main ? " (main)" : "");
+    }
+  }
+  if (shown > 100) std::fprintf(stderr, "\n...and %d more goroutines\n", shown - 100);
+  std::fflush(stderr);
+  std::_Exit(2);
+}
+
 int configured_procs() noexcept {
   int n = g_pending_procs.load(std::memory_order_relaxed);
   return n > 0 ? n : default_procs();
@@ -938,6 +1098,7 @@ int run_main(const Config& cfg, std::size_t size, std::size_t align, GEntry entr
   }
   if (max_threads <= 0) max_threads = 10000;
   g_randomize = cfg.randomize || debug_setting("randomize", 0) != 0;
+  sched.detect_deadlocks = cfg.detect_deadlocks && debug_setting("checkdead", 1) != 0;
 
   sched.shutdown.store(false);
   sched.max_threads = max_threads;
@@ -1029,6 +1190,29 @@ void ready(G* g) noexcept {
 
 void yield_local() noexcept { goro::yield(); }
 
+// Go: wakeNetPoller. Makes sure some M wakes up by `when`.
+void wake_timer_sleeper(std::int64_t when) noexcept {
+  // seq_cst fence: orders our timer insertion before reading sleep_until (the timed
+  // sleep handshake, see stopm_timed).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  std::int64_t until = sched.sleep_until.load(std::memory_order_seq_cst);
+  if (until != 0 && when >= until) return;  // the sleeper wakes in time
+  if (until == 0) {
+    // Nobody sleeps on timers: an idle P's M (if any) will, once it finds nothing.
+    wakep();
+    return;
+  }
+  sched.lock.lock();
+  M* ts = sched.timer_sleeper;
+  if (ts != nullptr && when < sched.sleep_until.load(std::memory_order_relaxed) && mremove(ts)) {
+    sched.timer_sleeper = nullptr;
+    sched.sleep_until.store(0, std::memory_order_seq_cst);
+    ts->nextp = nullptr;
+    ts->park.wakeup();  // it re-computes the earliest timer
+  }
+  sched.lock.unlock();
+}
+
 }  // namespace goro::detail
 
 namespace goro {
@@ -1046,6 +1230,7 @@ void yield() noexcept {
   bool inherit = false;
   bool leave = must_leave_p(m);
   if (!leave) {
+    run_timers(m->p);
     next = find_runnable_fast(m->p, &inherit);
     if (next == nullptr) return;  // nothing else to run here: keep going
   }

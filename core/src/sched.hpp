@@ -64,9 +64,17 @@ struct Sched {
   std::int64_t ngfree = 0;
   std::vector<G*> gchunks;
 
+  // The one M sleeping with a timeout until the earliest timer (Go: the M blocked in
+  // netpoll with pollUntil). guarded by lock.
+  M* timer_sleeper = nullptr;
+  // atomic: that M's wake-up time, 0 if none. Written under lock; read lock-free by
+  // add_timer (seq_cst: the timed-sleep handshake, see stopm_timed).
+  std::atomic<std::int64_t> sleep_until{0};
+
   StackPool stacks;
   int max_threads = 10000;
-  bool main_started = false;  // written by M0 before any other M exists
+  bool main_started = false;
+  bool detect_deadlocks = true;  // set at run()  // written by M0 before any other M exists
 };
 
 extern Sched sched;

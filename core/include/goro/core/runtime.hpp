@@ -45,6 +45,11 @@ struct Config {
   // Randomize scheduling choices (debugging aid, Go's randomizeScheduler); also
   // enabled by GORO_DEBUG=randomize=1.
   bool randomize = false;
+  // Stop with "fatal error: all goroutines are asleep - deadlock!" when no goroutine can
+  // ever run again (Go's checkdead). Turn it off if threads outside the runtime wake
+  // goroutines (e.g. a C library's callback thread sending on a channel): the runtime
+  // cannot see them coming. Also GORO_DEBUG=checkdead=0.
+  bool detect_deadlocks = true;
 };
 
 namespace detail {
