@@ -21,6 +21,7 @@ enum class GStatus : std::uint32_t {
   kRunnable,  // on a run queue (local ring, runnext or global), not running; owner: the queue
   kRunning,   // running user code; owner: g->m, which also owns g->m->p
   kWaiting,   // parked; owner: whatever will ready() it (a wait queue, a timer, a fd)
+  kSyscall,   // in goro::blocking on g->m, which has no P meanwhile; owner: that M
   kDead,      // finished; stack released, G about to go to a free list
 };
 

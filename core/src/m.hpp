@@ -25,6 +25,7 @@ enum class PostAction : std::uint8_t {
   kRequeue,  // put the G on the local run queue's tail (yield)
   kPark,     // run unlock_fn; if it returns false, ready the G again
   kExit,     // free the G (and its stack unless handed to the next G)
+  kRequeueGlobal,  // put the G on the global queue (it lost its P during a syscall)
 };
 
 struct M {
@@ -33,6 +34,9 @@ struct M {
   G* curg = nullptr;      // the G running on this M; owner: this M
   P* p = nullptr;         // owner: this M
   P* nextp = nullptr;     // handed over by startm() under sched.lock, read after note wakeup
+  P* oldp = nullptr;      // the P this M held when it entered a syscall; owner: this M
+  // atomic: the M is inside goro::blocking (schedtrace's "blocked"); relaxed, a report.
+  std::atomic<bool> in_syscall{false};
   bool spinning = false;  // owner: this M; mirrored in sched.nmspinning
   Note park;              // this M sleeps here when idle (stopm)
   M* schedlink = nullptr; // sched.midle list; guarded by sched.lock

@@ -14,10 +14,12 @@ namespace goro::detail {
 struct M;
 struct G;
 
-// Go: _Pidle, _Prunning, _Pdead (_Psyscall and _Pgcstop come with the syscall issue).
+// Go: _Pidle, _Prunning, _Psyscall, _Pdead.
 enum class PStatus : std::uint32_t {
   kIdle,     // on sched.pidle; owner: sched.lock
   kRunning,  // owned by p->m
+  kSyscall,  // its M is in a blocking call and may come back for it (CAS to kRunning),
+             // unless sysmon takes it first (CAS to kIdle, then handoff_p)
   kDead,     // beyond max_procs after a shrink; owner: sched.lock
 };
 
@@ -29,6 +31,12 @@ struct P {
   // atomic: incremented by the owner at each schedule() that does not inherit a time
   // slice; read racily by sysmon (later) and schedtrace. relaxed: a counter.
   std::atomic<std::uint32_t> schedtick{0};
+  // atomic: incremented by the owner at each syscall entry; read by sysmon (relaxed:
+  // sysmon only compares it with its previous sample).
+  std::atomic<std::uint32_t> syscalltick{0};
+  // atomic: set by sysmon (preempt_p) when the running goroutine has had its 10 ms;
+  // cleared by the owner when a new time slice starts. relaxed: a hint, re-sent if missed.
+  std::atomic<bool> preempt{false};
   M* m = nullptr;       // the M owning this P while running; owner: that M
   P* link = nullptr;    // sched.pidle list; guarded by sched.lock
   RunQ runq;            // see runq.hpp for its own rules

@@ -40,6 +40,7 @@ const char* g_status_string(GStatus s) noexcept {
     case GStatus::kRunning: return "running";
     case GStatus::kWaiting: return "waiting";
     case GStatus::kDead: return "dead";
+    case GStatus::kSyscall: return "syscall";
   }
   return "?";
 }

@@ -86,6 +86,7 @@
 #include "debug.hpp"
 #include "fault.hpp"
 #include "procs.hpp"
+#include "sysmon.hpp"
 #include "timers.hpp"
 
 namespace goro::detail {
@@ -115,7 +116,7 @@ constexpr int kGChunk = 64;
 // ---------------------------------------------------------------------------------
 // Idle P and M lists, spinning (Go: pidleput, pidleget, mput, mget, startm, wakep).
 
-namespace {
+
 
 // Requires sched.lock.
 void pidleput(P* p) noexcept {
@@ -170,7 +171,9 @@ P* releasep(M* m) noexcept {
   return p;
 }
 
+namespace {
 void* mstart(void* arg) noexcept;
+}  // namespace
 
 // Go: allocm. Requires sched.lock, which also orders the M into allm before a
 // shutdown can snapshot it (teardown joins Ms in allm order: a creator before the Ms it
@@ -201,6 +204,7 @@ void newm_thread(M* m) noexcept {
 // Go: startm. Runs some M with P p (an idle P if p is nullptr). If spinning, the caller
 // has already counted the new M in nmspinning.
 void startm(P* p, bool spinning) noexcept {
+  sysmon_wake();  // work is starting: sysmon must watch again
   sched.lock.lock();
   if (sched.shutdown.load(std::memory_order_relaxed)) {
     sched.lock.unlock();
@@ -231,7 +235,9 @@ void startm(P* p, bool spinning) noexcept {
   nm->park.wakeup();  // release: nextp and spinning are visible to the woken M
 }
 
+namespace {
 void checkdead() noexcept;
+}  // namespace
 
 // Go: stopm. Parks this M (without a P) until startm hands it one, or shutdown.
 void stopm(M* m) noexcept {
@@ -327,7 +333,36 @@ void reset_spinning(M* m) noexcept {
   wakep();
 }
 
-}  // namespace
+
+
+
+// Go: handoffp. P p has no M (its M is stuck in a syscall, or went away): start an M
+// for it if it has work or nobody else looks for work; else park it idle.
+void handoff_p(P* p) noexcept {
+  if (!p->runq.empty() || sched.runqsize.load(std::memory_order_relaxed) != 0) {
+    startm(p, false);
+    return;
+  }
+  std::int32_t expected = 0;
+  // seq_cst: the spinning handshake; nobody spinning and no idle P: this P must look
+  // for work itself (there may be goroutines on other Ps to steal).
+  if (sched.nmspinning.load(std::memory_order_seq_cst) + sched.npidle.load(std::memory_order_seq_cst) == 0 &&
+      sched.nmspinning.compare_exchange_strong(expected, 1, std::memory_order_seq_cst)) {
+    startm(p, true);
+    return;
+  }
+  sched.lock.lock();
+  if (sched.runqsize.load(std::memory_order_relaxed) != 0) {
+    sched.lock.unlock();
+    startm(p, false);
+    return;
+  }
+  pidleput(p);
+  sched.lock.unlock();
+  // Its timers still need someone to sleep until them.
+  std::int64_t w = p->timers.timer0_when.load(std::memory_order_relaxed);
+  if (w != 0) wake_timer_sleeper(w);
+}
 
 void wakep() noexcept {
   // The full fence orders the caller's preceding run queue store before the loads
@@ -347,7 +382,7 @@ void wakep() noexcept {
 // ---------------------------------------------------------------------------------
 // The global run queue (Go: globrunqput, globrunqputbatch, globrunqget).
 
-namespace {
+
 
 // Requires sched.lock.
 void globrunq_put_locked(G* g) noexcept {
@@ -386,7 +421,7 @@ G* globrunq_get_locked(P* p, std::int32_t max) noexcept {
   return g;
 }
 
-}  // namespace
+
 
 void globrunq_put_batch(G* head, G* tail, std::int32_t n) noexcept {
   sched.lock.lock();
@@ -538,6 +573,8 @@ void start_g(G* g) noexcept {
   g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
   p->runq.put(p, g, true);
   if (sched.main_started) wakep();
+  // relaxed: see P::preempt.
+  if (p->preempt.load(std::memory_order_relaxed)) goro::preempt_point();
 }
 
 // ---------------------------------------------------------------------------------
@@ -570,6 +607,10 @@ inline void post_switch(M* m) noexcept {
 void post_switch_action(M* m) noexcept {
   PostAction act = m->post;
   G* g = m->post_g;
+  if (m->p == nullptr && act != PostAction::kRequeueGlobal && act != PostAction::kNone) {
+    fatal("goroutine %llu used the runtime inside goro::blocking (which runs without a P)",
+          static_cast<unsigned long long>(g->id));
+  }
   m->post = PostAction::kNone;
   m->post_g = nullptr;
   switch (act) {
@@ -590,6 +631,14 @@ void post_switch_action(M* m) noexcept {
       }
       break;
     }
+    case PostAction::kRequeueGlobal:
+      // The G's M lost its P in a syscall (exit_syscall's slow path): the G goes to the
+      // global queue, and this M (on g0, without a P) looks for a P or sleeps.
+      sched.lock.lock();
+      globrunq_put_locked(g);
+      sched.lock.unlock();
+      wakep();
+      break;
     case PostAction::kExit:
 #if GORO_TSAN
       // A fiber per goroutine run, not per G: the exiting one never unwound its frames
@@ -617,6 +666,7 @@ void execute(M* m, G* next, bool inherit_time, Ctx* from, G* from_g, bool from_e
   if (!inherit_time) {
     // relaxed: a counter read racily by observers.
     p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    p->preempt.store(false, std::memory_order_relaxed);  // a new time slice
   }
   if (next->ctx.sp != nullptr) {
     ctx_switch(from, &next->ctx, from_exits);
@@ -683,6 +733,20 @@ void switch_away(M* m, G* cur, bool exiting) noexcept {
   }
   post_switch(current_m());
 }
+
+}  // namespace
+
+void requeue_global_and_stop(M* m, G* g) noexcept {
+  g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+  m->post = PostAction::kRequeueGlobal;
+  m->post_g = g;
+  m->curg = nullptr;
+  ctx_switch(&g->ctx, &m->g0);
+  // Resumed later by some M that took us off the global queue: finish its switch.
+  post_switch(current_m());
+}
+
+namespace {
 
 std::string demangle(const char* name) {
   int status = 0;
@@ -783,7 +847,8 @@ G* steal_work(M* m, P* p) noexcept {
           if (G* g = p->runq.get(&inherit)) return g;
         }
       }
-      if (victim->status.load(std::memory_order_relaxed) != PStatus::kRunning) continue;
+      PStatus vs = victim->status.load(std::memory_order_relaxed);
+      if (vs == PStatus::kIdle || vs == PStatus::kDead) continue;
       if (G* g = p->runq.steal_from(victim->runq, last)) return g;
     }
   }
@@ -984,6 +1049,7 @@ P* new_p(std::int32_t id) {
 // Runs on the thread that called run() after its scheduler loop ended: waits for the
 // other Ms and frees everything.
 void teardown() noexcept {
+  sysmon_stop();
   sched.lock.lock();
   std::vector<M*> ms = sched.allm;
   sched.lock.unlock();
@@ -1042,7 +1108,9 @@ void checkdead() noexcept {
     for (int i = 0; i < kGChunk; ++i) {
       GStatus st = chunk[i].status.load(std::memory_order_relaxed);
       if (st == GStatus::kWaiting) ++waiting;
-      if (st == GStatus::kRunnable || st == GStatus::kRunning) can_run = true;
+      if (st == GStatus::kRunnable || st == GStatus::kRunning || st == GStatus::kSyscall) {
+        can_run = true;
+      }
     }
   }
   if (can_run || waiting == 0) {
@@ -1136,6 +1204,7 @@ int run_main(const Config& cfg, std::size_t size, std::size_t align, GEntry entr
   g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
   p0->runq.put(p0, g, true);
   sched.main_started = true;
+  sysmon_start();
 
   schedule(m0);
 
@@ -1245,6 +1314,23 @@ void yield() noexcept {
   }
   post_switch(current_m());
 }
+
+void preempt_point() noexcept {
+  M* m = current_m();
+  if (m == nullptr || m->curg == nullptr || m->p == nullptr) return;
+  // relaxed: see P::preempt.
+  if (!m->p->preempt.load(std::memory_order_relaxed)) return;
+  m->p->preempt.store(false, std::memory_order_relaxed);
+  // Go: gopreempt_m. A goroutine that used up its slice goes to the global queue, behind
+  // everyone, and the P runs something else.
+  G* g = m->curg;
+  g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+  m->post = PostAction::kRequeueGlobal;
+  m->post_g = g;
+  switch_away(m, g, false);
+}
+
+std::string sched_trace(bool detail) { return detail::sched_trace(detail); }
 
 std::uint64_t goroutine_id() noexcept {
   G* g = current_g();

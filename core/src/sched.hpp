@@ -88,6 +88,26 @@ void globrunq_put_batch(G* head, G* tail, std::int32_t n) noexcept;
 // Go: wakep. Starts a spinning M if there is an idle P and no spinning M.
 void wakep() noexcept;
 
+// The idle P and M lists (Go: pidleput, pidleget, mput, mget). Require sched.lock.
+void pidleput(P* p) noexcept;
+P* pidleget() noexcept;
+void mput(M* m) noexcept;
+M* mget() noexcept;
+// Binds / unbinds an M and a P.
+void acquirep(M* m, P* p) noexcept;
+P* releasep(M* m) noexcept;
+// Go: startm. Runs some M (idle or new) with P p (an idle P if nullptr).
+void startm(P* p, bool spinning) noexcept;
+// Go: stopm. Parks this M until startm hands it a P (or shutdown).
+void stopm(M* m) noexcept;
+// Go: globrunqput. Requires sched.lock.
+void globrunq_put_locked(G* g) noexcept;
+// Go: handoffp. Hands off P p (no M) from syscall or locked M.
+void handoff_p(P* p) noexcept;
+// Moves the running G off this M (which has no P) onto the global queue and runs g0.
+// Go: exitsyscall0's slow path.
+void requeue_global_and_stop(M* m, G* g) noexcept;
+
 // Test hooks (tests/core): put g on the global queue instead of a local one.
 void globrunq_put_for_test(G* g) noexcept;
 

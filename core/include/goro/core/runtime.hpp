@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <functional>
 #include <new>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -131,6 +132,15 @@ int run(F&& f) {
 
 // Lets other goroutines run; the caller stays runnable (Go's runtime.Gosched).
 void yield() noexcept;
+
+// A near-free check for long loops (Go inserts one in every function prologue): if the
+// runtime has asked the running goroutine to make way (it has run for 10 ms), yield.
+void preempt_point() noexcept;
+
+// The scheduler's state as Go's GODEBUG=schedtrace prints it (GORO_DEBUG=schedtrace=N
+// prints it every N ms): "gomaxprocs=2 idleprocs=0 threads=5 ... runqueue=0 [0 0]
+// schedticks=[..]\n"; with detail, one line per P, M and goroutine (scheddetail).
+std::string sched_trace(bool detail = false);
 
 // The calling goroutine's id (1 is the main goroutine); 0 outside a goroutine.
 std::uint64_t goroutine_id() noexcept;

@@ -1,0 +1,99 @@
+// syscall.cpp — running blocking calls without blocking the runtime (Go: entersyscall,
+// entersyscallblock, exitsyscall, exitsyscallfast, exitsyscall0 in proc.go).
+//
+// A goroutine about to block its thread in the kernel (read(2) on a pipe, fsync,
+// getaddrinfo) must not take its P down with it: the other goroutines on that P would
+// wait for the syscall. Handing the P to another thread on every call is what a thread
+// pool does, and costs two thread wake-ups per call even for calls that return in a
+// microsecond. Go's answer, which we follow:
+//
+//   enter: the M keeps a note of its P (m->oldp) but gives it up logically: the P's
+//     status becomes kSyscall. No lock, no wake-up: a few stores.
+//   sysmon (sysmon.cpp): a P that has stayed in kSyscall for a whole sysmon tick (20 us
+//     or more) is taken (CAS kSyscall -> kIdle) and handed off to another M.
+//   exit: fast path, CAS our old P from kSyscall back to kRunning and go on. Else any
+//     idle P. Else the goroutine goes to the global queue and this M parks, to be reused.
+//
+// enter_syscall_block is for calls known to block long (DNS): it hands the P off at
+// once instead of waiting for sysmon.
+#include <goro/core/blocking.hpp>
+
+#include "debug.hpp"
+#include "g.hpp"
+#include "m.hpp"
+#include "p.hpp"
+#include "sched.hpp"
+#include "sysmon.hpp"
+
+namespace goro::detail {
+
+namespace {
+
+M* enter_common() noexcept {
+  M* m = current_m();
+  G* g = m->curg;
+  P* p = m->p;
+  g->status.store(GStatus::kSyscall, std::memory_order_relaxed);
+  // relaxed: sysmon compares samples of it; no data is published through it.
+  p->syscalltick.store(p->syscalltick.load(std::memory_order_relaxed) + 1,
+                       std::memory_order_relaxed);
+  m->oldp = p;
+  m->p = nullptr;
+  p->m = nullptr;
+  m->in_syscall.store(true, std::memory_order_relaxed);
+  return m;
+}
+
+}  // namespace
+
+// Go: entersyscall.
+void enter_syscall() noexcept {
+  M* m = enter_common();
+  // release: our run queue and timers, as we leave them, are visible to sysmon's
+  // handoff once it sees kSyscall (its CAS acquires).
+  m->oldp->status.store(PStatus::kSyscall, std::memory_order_release);
+  sysmon_wake();
+}
+
+// Go: entersyscallblock.
+void enter_syscall_block() noexcept {
+  M* m = enter_common();
+  P* p = m->oldp;
+  m->oldp = nullptr;
+  p->status.store(PStatus::kIdle, std::memory_order_relaxed);  // handoff_p owns it now
+  handoff_p(p);
+}
+
+// Go: exitsyscall.
+void exit_syscall() noexcept {
+  M* m = current_m();
+  G* g = m->curg;
+  m->in_syscall.store(false, std::memory_order_relaxed);
+  P* oldp = m->oldp;
+  m->oldp = nullptr;
+  PStatus expected = PStatus::kSyscall;
+  // acquire: pairs with the release store in enter_syscall (and, if sysmon took the P
+  // and it came back to idle meanwhile, we go the pidleget way instead).
+  if (oldp != nullptr && oldp->status.compare_exchange_strong(expected, PStatus::kRunning,
+                                                             std::memory_order_acquire)) {
+    acquirep(m, oldp);
+    g->status.store(GStatus::kRunning, std::memory_order_relaxed);
+    return;
+  }
+  // Go: exitsyscallfast_pidle. Any idle P.
+  sched.lock.lock();
+  P* p = pidleget();
+  sched.lock.unlock();
+  if (p != nullptr) {
+    acquirep(m, p);
+    g->status.store(GStatus::kRunning, std::memory_order_relaxed);
+    // We may have taken the last idle P another M was about to spin on.
+    wakep();
+    return;
+  }
+  // Go: exitsyscall0. No P: queue the goroutine and park this M.
+  requeue_global_and_stop(m, g);
+  g->status.store(GStatus::kRunning, std::memory_order_relaxed);
+}
+
+}  // namespace goro::detail

@@ -1,0 +1,257 @@
+// sysmon.cpp — the system monitor (Go: sysmon, retake, handoffp's caller, schedtrace).
+//
+// sysmon is a thread with no P: it never runs goroutines, so it keeps watching when every
+// P is busy or stuck. Each round it:
+//   - retakes Ps whose M has sat in a blocking call for a whole round (or 10 ms), and
+//     hands them to other Ms (handoff_p), so the other goroutines on them keep running;
+//   - asks a goroutine that has run for 10 ms without a scheduling point to yield
+//     (preempt_p: cooperative, seen at runtime calls and goro::preempt_point());
+//   - prints the schedtrace line when GORO_DEBUG=schedtrace=N asks for it.
+// It sleeps 20 us between rounds, doubling up to 10 ms after 50 idle rounds, and sleeps
+// deeply (until the next timer, or until woken) when every P is idle: an idle program
+// burns no CPU for sysmon's sake.
+#include "sysmon.hpp"
+
+#include <pthread.h>
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "debug.hpp"
+#include "futex.hpp"
+#include "g.hpp"
+#include "m.hpp"
+#include "p.hpp"
+#include "sched.hpp"
+#include "timers.hpp"
+
+namespace goro::detail {
+
+namespace {
+
+constexpr std::int64_t kForcePreemptNs = 10'000'000;  // Go: forcePreemptNS
+constexpr std::int64_t kMaxDelayUs = 10'000;
+
+// sysmon's private samples of each P (Go: sysmontick).
+struct Tick {
+  std::uint32_t schedtick = 0;
+  std::int64_t schedwhen = 0;
+  std::uint32_t syscalltick = 0;
+  std::int64_t syscallwhen = 0;
+};
+
+std::thread g_sysmon;
+// atomic futex word: 0 running, 1 asked to stop; sysmon sleeps on it (so stop() wakes it).
+std::atomic<std::uint32_t> g_stop{0};
+// atomic futex word: 1 while sysmon sleeps deeply; sysmon_wake() clears it and wakes it.
+// seq_cst: sysmon sets it and then re-checks npidle; wakers change npidle (or enter a
+// syscall) and then read it — Dekker-style, so one of them notices the other.
+std::atomic<std::uint32_t> g_deep{0};
+
+// Go: retake. Returns how many Ps it took or asked to preempt.
+int retake(std::vector<Tick>& ticks, std::int64_t now) noexcept {
+  int n = 0;
+  std::int32_t procs = sched.gomaxprocs.load(std::memory_order_relaxed);
+  if (static_cast<std::size_t>(procs) > ticks.size()) ticks.resize(static_cast<std::size_t>(procs));
+  for (std::int32_t i = 0; i < procs; ++i) {
+    P* p = sched.allp[i].load(std::memory_order_acquire);
+    if (p == nullptr) continue;
+    Tick& pd = ticks[static_cast<std::size_t>(i)];
+    PStatus s = p->status.load(std::memory_order_acquire);
+    if (s == PStatus::kRunning || s == PStatus::kSyscall) {
+      std::uint32_t t = p->schedtick.load(std::memory_order_relaxed);
+      if (pd.schedtick != t) {
+        pd.schedtick = t;
+        pd.schedwhen = now;
+      } else if (pd.schedwhen + kForcePreemptNs <= now && s == PStatus::kRunning) {
+        preempt_p(p);
+        pd.schedwhen = now;  // ask again in another 10 ms, not every round
+        ++n;
+      }
+    }
+    if (s != PStatus::kSyscall) continue;
+    std::uint32_t t = p->syscalltick.load(std::memory_order_relaxed);
+    if (pd.syscalltick != t) {
+      pd.syscalltick = t;
+      pd.syscallwhen = now;
+      continue;
+    }
+    // Leave it alone if it has nothing to do, someone else is looking for work, and the
+    // call is young: it will probably come back for its P.
+    if (p->runq.empty() &&
+        sched.nmspinning.load(std::memory_order_seq_cst) + sched.npidle.load(std::memory_order_seq_cst) > 0 &&
+        pd.syscallwhen + kForcePreemptNs > now) {
+      continue;
+    }
+    PStatus expected = PStatus::kSyscall;
+    // acquire: pairs with enter_syscall's release; the P's queues are ours to hand off.
+    if (p->status.compare_exchange_strong(expected, PStatus::kIdle, std::memory_order_acquire)) {
+      ++n;
+      handoff_p(p);
+    }
+  }
+  return n;
+}
+
+void sleep_us(std::int64_t us) noexcept {
+  // acquire: pairs with sysmon_stop's release.
+  if (g_stop.load(std::memory_order_acquire) == 0) futex_wait(&g_stop, 0, us * 1000);
+}
+
+bool all_idle() noexcept {
+  return sched.npidle.load(std::memory_order_seq_cst) ==
+         sched.gomaxprocs.load(std::memory_order_relaxed);
+}
+
+void sysmon_main() noexcept {
+  long trace_ms = debug_setting("schedtrace", 0);
+  bool detail = debug_setting("scheddetail", 0) != 0;
+  std::int64_t start = nanotime();
+  std::int64_t last_trace = start;
+  std::vector<Tick> ticks;
+  std::int64_t delay = 20;
+  int idle = 0;
+  while (g_stop.load(std::memory_order_acquire) == 0) {
+    if (idle == 0) {
+      delay = 20;
+    } else if (idle > 50) {
+      delay *= 2;
+    }
+    if (delay > kMaxDelayUs) delay = kMaxDelayUs;
+    sleep_us(delay);
+    if (g_stop.load(std::memory_order_acquire) != 0) break;
+
+    if (trace_ms <= 0 && all_idle()) {
+      // Deep sleep until the next timer or a wake-up (Go: sysmonwait).
+      g_deep.store(1, std::memory_order_seq_cst);
+      if (all_idle()) {
+        std::int64_t next = earliest_timer();
+        if (next == 0) {
+          futex_wait(&g_deep, 1);  // until sysmon_wake
+        } else if (std::int64_t ns = next - nanotime(); ns > 0) {
+          futex_wait(&g_deep, 1, ns);
+        }
+      }
+      g_deep.store(0, std::memory_order_seq_cst);
+      idle = 0;
+      continue;
+    }
+    std::int64_t now = nanotime();
+    if (retake(ticks, now) != 0) {
+      idle = 0;
+    } else {
+      ++idle;
+    }
+    if (trace_ms > 0 && now - last_trace >= trace_ms * 1'000'000) {
+      last_trace = now;
+      std::string line = sched_trace(detail);
+      std::fprintf(stderr, "SCHED %lldms: %s", static_cast<long long>((now - start) / 1'000'000),
+                   line.c_str());
+      std::fflush(stderr);
+    }
+  }
+}
+
+}  // namespace
+
+void sysmon_start() noexcept {
+  g_stop.store(0, std::memory_order_relaxed);
+  g_deep.store(0, std::memory_order_relaxed);
+  g_sysmon = std::thread(&sysmon_main);
+}
+
+void sysmon_stop() noexcept {
+  // release: pairs with sysmon's acquire loads.
+  g_stop.store(1, std::memory_order_release);
+  futex_wake(&g_stop, 1);
+  g_deep.store(0, std::memory_order_seq_cst);
+  futex_wake(&g_deep, 1);
+  if (g_sysmon.joinable()) g_sysmon.join();
+}
+
+void sysmon_wake() noexcept {
+  // seq_cst: see g_deep.
+  if (g_deep.load(std::memory_order_seq_cst) != 0) {
+    g_deep.store(0, std::memory_order_seq_cst);
+    futex_wake(&g_deep, 1);
+  }
+}
+
+void preempt_p(P* p) noexcept {
+  // relaxed: a hint; the running goroutine sees it at its next check, and the request
+  // is repeated if it was missed.
+  p->preempt.store(true, std::memory_order_relaxed);
+}
+
+// Reads other threads' fields without their locks, as Go's schedtrace does: a report,
+// not a synchronisation point (hence excluded from TSan).
+__attribute__((no_sanitize("thread"))) std::string sched_trace(bool detail) {
+  char buf[512];
+  std::string out;
+  sched.lock.lock();
+  std::int32_t procs = sched.gomaxprocs.load(std::memory_order_relaxed);
+  std::snprintf(buf, sizeof buf,
+                "gomaxprocs=%d idleprocs=%d threads=%d spinningthreads=%d needspinning=0 "
+                "idlethreads=%d runqueue=%d [",
+                procs, sched.npidle.load(), sched.mcount + 1, sched.nmspinning.load(),
+                sched.nmidle, sched.runqsize.load());
+  out += buf;
+  for (std::int32_t i = 0; i < procs; ++i) {
+    P* p = sched.allp[i].load(std::memory_order_acquire);
+    std::snprintf(buf, sizeof buf, "%s%u", i ? " " : "", p ? p->runq.size() : 0u);
+    out += buf;
+  }
+  out += "] schedticks=[";
+  for (std::int32_t i = 0; i < procs; ++i) {
+    P* p = sched.allp[i].load(std::memory_order_acquire);
+    std::snprintf(buf, sizeof buf, "%s%u", i ? " " : "", p ? p->schedtick.load() : 0u);
+    out += buf;
+  }
+  out += "]\n";
+  if (detail) {
+    static const int kPStatus[] = {0, 1, 2, 4};  // Go's _Pidle, _Prunning, _Psyscall, _Pdead
+    for (std::int32_t i = 0; i < procs; ++i) {
+      P* p = sched.allp[i].load(std::memory_order_acquire);
+      if (p == nullptr) continue;
+      std::snprintf(buf, sizeof buf,
+                    "  P%d: status=%d schedtick=%u syscalltick=%u m=%lld runqsize=%u "
+                    "gfreecnt=%d timerslen=%zu\n",
+                    i, kPStatus[static_cast<int>(p->status.load())], p->schedtick.load(),
+                    p->syscalltick.load(), p->m ? static_cast<long long>(p->m->id) : -1LL,
+                    p->runq.size(), p->gfree_count, p->timers.heap.size());
+      out += buf;
+    }
+    for (M* m : sched.allm) {
+      std::snprintf(buf, sizeof buf,
+                    "  M%lld: p=%d curg=%lld mallocing=0 throwing=0 preemptoff= locks=0 dying=0 "
+                    "spinning=%s blocked=%s lockedg=-1\n",
+                    static_cast<long long>(m->id), m->p ? m->p->id : -1,
+                    m->curg ? static_cast<long long>(m->curg->id) : -1LL,
+                    m->spinning ? "true" : "false", m->in_syscall.load() ? "true" : "false");
+      out += buf;
+    }
+    // Go's numbering: _Grunnable 1, _Grunning 2, _Gsyscall 3, _Gwaiting 4.
+    static const int kGStatus[] = {0, 1, 2, 4, 6, 3};
+    sched.gflock.lock();
+    for (G* chunk : sched.gchunks) {
+      for (int i = 0; i < 64; ++i) {
+        G& g = chunk[i];
+        GStatus st = g.status.load(std::memory_order_relaxed);
+        if (st == GStatus::kIdle || st == GStatus::kDead) continue;
+        std::snprintf(buf, sizeof buf, "  G%llu: status=%d(%s) m=%lld lockedm=-1\n",
+                      static_cast<unsigned long long>(g.id), kGStatus[static_cast<int>(st)],
+                      st == GStatus::kWaiting ? wait_reason_string(g.wait_reason) : "",
+                      g.m && st == GStatus::kRunning ? static_cast<long long>(g.m->id) : -1LL);
+        out += buf;
+      }
+    }
+    sched.gflock.unlock();
+  }
+  sched.lock.unlock();
+  return out;
+}
+
+}  // namespace goro::detail

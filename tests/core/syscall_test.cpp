@@ -1,0 +1,156 @@
+// Blocking calls by P hand-off (goro::blocking), sysmon's retake, M reuse, schedtrace.
+#include <goro/core/blocking.hpp>
+#include <goro/core/time.hpp>
+#include <goro/goro.hpp>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sched.hpp"
+
+using namespace std::chrono_literals;
+
+namespace {
+
+int mcount() {
+  goro::detail::sched.lock.lock();
+  int n = goro::detail::sched.mcount;
+  goro::detail::sched.lock.unlock();
+  return n;
+}
+
+struct Pipe {
+  int fd[2];
+  Pipe() { EXPECT_EQ(::pipe(fd), 0); }
+  ~Pipe() {
+    ::close(fd[0]);
+    ::close(fd[1]);
+  }
+};
+
+// The P of a goroutine stuck in read(2) goes to another M: with one P, a ticker keeps
+// ticking while the reader blocks for a second.
+TEST(Blocking, TickerKeepsRunningWhileAGoroutineBlocksInRead) {
+  goro::run(goro::Config{.max_procs = 1}, [] {
+    Pipe p;
+    std::thread writer([&] {
+      std::this_thread::sleep_for(1s);
+      char c = 'x';
+      EXPECT_EQ(::write(p.fd[1], &c, 1), 1);
+    });
+    std::atomic<bool> done{false};
+    goro::WaitGroup wg;
+    wg.add(2);
+    goro::go([&] {
+      char c = 0;
+      ssize_t n = goro::blocking([&] { return ::read(p.fd[0], &c, 1); });
+      EXPECT_EQ(n, 1);
+      EXPECT_EQ(c, 'x');
+      done = true;
+      wg.done();
+    });
+    std::int64_t worst_ns = 0;
+    int ticks = 0;
+    goro::go([&] {
+      while (!done) {
+        auto t0 = goro::Clock::now();
+        goro::sleep(1ms);
+        auto late = std::chrono::duration_cast<std::chrono::nanoseconds>(goro::Clock::now() - t0 - 1ms).count();
+        if (late > worst_ns) worst_ns = late;
+        ++ticks;
+      }
+      wg.done();
+    });
+    wg.wait();
+    writer.join();
+    EXPECT_GT(ticks, 100);  // ~1000 expected; the loose bound catches a stalled P
+    EXPECT_LT(worst_ns, 100'000'000) << "max lateness " << worst_ns / 1e6 << " ms";
+  });
+}
+
+TEST(Blocking, ThreadsAreBoundedAndReused) {
+  goro::run(goro::Config{.max_procs = 2}, [] {
+    for (int round = 0; round < 3; ++round) {
+      constexpr int kN = 8;
+      std::vector<Pipe> pipes(kN);
+      std::atomic<int> entered{0};
+      goro::WaitGroup wg;
+      wg.add(kN);
+      for (int i = 0; i < kN; ++i) {
+        goro::go([&, i] {
+          char c;
+          goro::blocking([&] {
+            entered++;
+            return ::read(pipes[i].fd[0], &c, 1);
+          });
+          wg.done();
+        });
+      }
+      while (entered.load() < kN) goro::sleep(1ms);
+      goro::sleep(20ms);
+      int ms = mcount();
+      EXPECT_LE(ms, kN + goro::max_procs() + 3);
+      static int after_first = 0;
+      if (round == 0) after_first = ms;
+      for (auto& p : pipes) {
+        char c = 'y';
+        EXPECT_EQ(::write(p.fd[1], &c, 1), 1);
+      }
+      wg.wait();
+      if (round > 0) EXPECT_LE(mcount(), after_first + 1) << "Ms were not reused";
+    }
+  });
+}
+
+TEST(Blocking, ShortCallsStayOnTheFastPath) {
+  goro::run(goro::Config{.max_procs = 1}, [] {
+    int before = mcount();
+    long sum = 0;
+    for (int i = 0; i < 1'000'000; ++i) sum += goro::blocking([] { return ::getpid(); });
+    EXPECT_GT(sum, 0);
+    EXPECT_LE(mcount(), before + 1);  // sysmon may rarely catch one call mid-flight
+  });
+}
+
+TEST(Blocking, ExceptionsAndValuesPropagate) {
+  goro::run([] {
+    EXPECT_EQ(goro::blocking([] { return 42; }), 42);
+    EXPECT_THROW(goro::blocking([]() -> int { throw std::runtime_error("x"); }), std::runtime_error);
+    goro::blocking_long([] { std::this_thread::sleep_for(5ms); });
+  });
+  EXPECT_EQ(goro::blocking([] { return 7; }), 7);  // outside the runtime: a plain call
+}
+
+TEST(SchedTrace, ParsesAndMatchesState) {
+  goro::run(goro::Config{.max_procs = 2}, [] {
+    std::string line = goro::sched_trace();
+    std::smatch m;
+    std::regex re(
+        R"(gomaxprocs=(\d+) idleprocs=(\d+) threads=(\d+) spinningthreads=(\d+) needspinning=0 )"
+        R"(idlethreads=(\d+) runqueue=(\d+) \[(\d+) (\d+)\] schedticks=\[(\d+) (\d+)\]\n)");
+    ASSERT_TRUE(std::regex_match(line, m, re)) << line;
+    EXPECT_EQ(std::stoi(m[1]), 2);
+    EXPECT_LE(std::stoi(m[2]), 1);       // at least our P runs
+    EXPECT_EQ(std::stoi(m[3]), mcount() + 1);  // Ms plus sysmon
+    std::string detail = goro::sched_trace(true);
+    EXPECT_NE(detail.find("P0: status=1"), std::string::npos) << detail;
+    EXPECT_NE(detail.find("G1: status=2()"), std::string::npos) << detail;
+    goro::WaitGroup wg;
+    wg.add(1);
+    goro::go([&] { wg.wait(); });
+    goro::sleep(5ms);
+    detail = goro::sched_trace(true);
+    EXPECT_NE(detail.find("status=4(sync.WaitGroup"), std::string::npos) << detail;
+    wg.done();
+  });
+}
+
+}  // namespace
