@@ -10,8 +10,8 @@
 //     stack whose (16-byte aligned) top is stack_top. fn never returns.
 //
 // Frame of a suspended context, from its saved sp upwards:
-//   +0  mxcsr (4 bytes), x87 control word (2 bytes), pad
-//   +8  r15  +16 r14  +24 r13  +32 r12  +40 rbx  +48 rbp  +56 return address
+//   +0x00 mxcsr (4 bytes), x87 control word (2 bytes), pad
+//   +0x08 r15  +0x10 r14  +0x18 r13  +0x20 r12  +0x28 rbx  +0x30 rbp  +0x38 return address
 // Caller-saved registers need no saving: the switch is an ordinary call. The
 // asynchronous preemption trampoline (issue 5) saves every register itself on the
 // goroutine's stack before entering the scheduler, then resumes through this switch.
@@ -22,27 +22,31 @@
         .p2align 4
 goro_ctx_switch:
         .cfi_startproc
-        pushq   %rbp
-        pushq   %rbx
-        pushq   %r12
-        pushq   %r13
-        pushq   %r14
-        pushq   %r15
-        subq    $8, %rsp
+        // Stores to fixed offsets rather than push/pop, and a jmp to the loaded return
+        // address rather than ret (a ret on the new stack always misses the return
+        // stack buffer): ~8 ns instead of ~11 ns per switch (loadtest/README.md).
+        leaq    -0x38(%rsp), %rsp
         stmxcsr (%rsp)
-        fnstcw  4(%rsp)
+        fnstcw  0x4(%rsp)
+        movq    %r15, 0x08(%rsp)
+        movq    %r14, 0x10(%rsp)
+        movq    %r13, 0x18(%rsp)
+        movq    %r12, 0x20(%rsp)
+        movq    %rbx, 0x28(%rsp)
+        movq    %rbp, 0x30(%rsp)
         movq    %rsp, (%rdi)
         movq    %rsi, %rsp
+        movq    0x38(%rsp), %r8
         ldmxcsr (%rsp)
-        fldcw   4(%rsp)
-        addq    $8, %rsp
-        popq    %r15
-        popq    %r14
-        popq    %r13
-        popq    %r12
-        popq    %rbx
-        popq    %rbp
-        ret
+        fldcw   0x4(%rsp)
+        movq    0x08(%rsp), %r15
+        movq    0x10(%rsp), %r14
+        movq    0x18(%rsp), %r13
+        movq    0x20(%rsp), %r12
+        movq    0x28(%rsp), %rbx
+        movq    0x30(%rsp), %rbp
+        leaq    0x40(%rsp), %rsp
+        jmp     *%r8
         .cfi_endproc
         .size   goro_ctx_switch, .-goro_ctx_switch
 
@@ -51,15 +55,15 @@ goro_ctx_switch:
         .p2align 4
 goro_ctx_start:
         .cfi_startproc
-        pushq   %rbp
-        pushq   %rbx
-        pushq   %r12
-        pushq   %r13
-        pushq   %r14
-        pushq   %r15
-        subq    $8, %rsp
+        leaq    -0x38(%rsp), %rsp
         stmxcsr (%rsp)
-        fnstcw  4(%rsp)
+        fnstcw  0x4(%rsp)
+        movq    %r15, 0x08(%rsp)
+        movq    %r14, 0x10(%rsp)
+        movq    %r13, 0x18(%rsp)
+        movq    %r12, 0x20(%rsp)
+        movq    %rbx, 0x28(%rsp)
+        movq    %rbp, 0x30(%rsp)
         movq    %rsp, (%rdi)
         movq    %rsi, %rsp
         movq    %rdx, %rdi
