@@ -45,6 +45,7 @@ struct G {
   GEntry entry = nullptr;
   void* fn = nullptr;       // the callable: points into fn_buf or to the heap
   bool fn_on_heap = false;
+  std::size_t fn_align = 16;  // the alignment fn was allocated with (when on the heap)
   bool is_main = false;
   Timer sleep_timer;        // goro::sleep's timer (Go: g.timer), reused; owner: this G
   alignas(16) unsigned char fn_buf[kInlineFnBytes];

@@ -526,14 +526,15 @@ void init_g(G* g, std::size_t size, std::size_t align, GEntry entry, void** stor
     g->fn = g->fn_buf;
     g->fn_on_heap = false;
   } else {
-    g->fn = ::operator new(size, std::align_val_t(align < 16 ? 16 : align));
+    g->fn_align = align < 16 ? 16 : align;
+    g->fn = ::operator new(size, std::align_val_t(g->fn_align));
     g->fn_on_heap = true;
   }
   *storage = g->fn;
 }
 
 void free_fn(G* g) noexcept {
-  if (g->fn_on_heap) ::operator delete(g->fn, std::align_val_t(16));
+  if (g->fn_on_heap) ::operator delete(g->fn, std::align_val_t(g->fn_align));
   g->fn = nullptr;
   g->fn_on_heap = false;
 }
@@ -1070,7 +1071,7 @@ void teardown() noexcept {
       // Abandoned goroutines are dropped without unwinding, as Go's exit does; a
       // callable that never started is freed without running its destructor either
       // (its captures may refer to the runtime being torn down).
-      if (g->fn_on_heap) ::operator delete(g->fn, std::align_val_t(16));
+      if (g->fn_on_heap) ::operator delete(g->fn, std::align_val_t(g->fn_align));
 #if GORO_TSAN
       if (g->ctx.tsan_fiber != nullptr) __tsan_destroy_fiber(g->ctx.tsan_fiber);
 #endif

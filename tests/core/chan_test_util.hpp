@@ -7,7 +7,9 @@
 // the channel" (it enqueues itself before parking).
 #pragma once
 
+#include <goro/core/chan.hpp>
 #include <goro/core/runtime.hpp>
+#include <goro/core/wait_group.hpp>
 
 #include <gtest/gtest.h>
 
@@ -16,6 +18,7 @@
 #include <utility>
 
 #include "g.hpp"
+#include "hchan.hpp"
 
 namespace goro_test {
 
@@ -44,6 +47,29 @@ inline void yield_n(int n) {
   for (int i = 0; i < n; ++i) goro::yield();
 }
 
+// Goroutines the test waits for before run() returns. run() abandons goroutines still
+// alive when main returns, without unwinding them, so a goroutine holding a Chan copy
+// must be waited for or LeakSanitizer rightly reports the channel. The callable is
+// destroyed before done(), so its captures are gone once wait() returns.
+class Group {
+ public:
+  template <class F>
+  void go(F&& f) {
+    wg_.add(1);
+    goro::go([this, fn = std::forward<F>(f)]() mutable {
+      {
+        auto local = std::move(fn);
+        local();
+      }
+      wg_.done();
+    });
+  }
+  void wait() { wg_.wait(); }
+
+ private:
+  goro::WaitGroup wg_;
+};
+
 // Where a goroutine says "I am about to block".
 class ParkSpot {
  public:
@@ -64,6 +90,14 @@ class ParkSpot {
  private:
   std::atomic<goro::detail::G*> g_{nullptr};
 };
+
+// Whether no goroutine is queued on ch (Go's export_test idea: the channel's internals).
+// Meaningful once every goroutine that used ch has finished or is known to be elsewhere.
+template <class T>
+bool no_waiters(const goro::Chan<T>& ch) {
+  auto* c = static_cast<goro::detail::ChanState*>(goro::detail::ChanAccess::header(ch));
+  return c == nullptr || (c->recvq.racy_empty() && c->sendq.racy_empty());
+}
 
 // Counts live instances (constructions minus destructions) to catch leaks and double
 // destruction of channel elements.

@@ -76,7 +76,7 @@ TEST(Go, MoveOnlyAndLargeCallablesRunOnce) {
       got += *p;
       wg.done();
     });
-    struct Big {
+    struct alignas(64) Big {
       char pad[4096];
     } big{};
     big.pad[4095] = 3;

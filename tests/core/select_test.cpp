@@ -24,6 +24,8 @@ namespace {
 
 using goro::Chan;
 using goro::ChanClosedError;
+using goro_test::Group;
+using goro_test::no_waiters;
 using goro_test::ParkSpot;
 using goro_test::run_with;
 using goro_test::Tracked;
@@ -150,6 +152,9 @@ TEST(Select, BlocksUntilOneCaseIsReadyAndCleansUpTheOthers) {
     EXPECT_EQ(which.load(), 1);
     EXPECT_EQ(value.load(), 5);
     // The select's waiters on a and c are gone: nobody is receiving there any more.
+    EXPECT_TRUE(no_waiters(a));
+    EXPECT_TRUE(no_waiters(b));
+    EXPECT_TRUE(no_waiters(c));
     EXPECT_FALSE(a.try_send(1));
     EXPECT_FALSE(c.try_send(1));
   });
@@ -171,6 +176,8 @@ TEST(Select, BlockedSendCaseDeliversToALaterReceiver) {
     EXPECT_EQ(out.recv(), "hello");
     wg.wait();
     EXPECT_TRUE(sent);
+    EXPECT_TRUE(no_waiters(out));
+    EXPECT_TRUE(no_waiters(other));
     EXPECT_FALSE(other.try_send("x"));
   });
 }
@@ -191,6 +198,7 @@ TEST(Select, BlockedSelectWakesOnClose) {
     a.close();
     wg.wait();
     EXPECT_EQ(result.load(), 0);  // closed: nullopt
+    EXPECT_TRUE(no_waiters(b));
     EXPECT_FALSE(b.try_send(1));
   });
 }
@@ -215,6 +223,7 @@ TEST(Select, BlockedSendCaseThrowsOnClose) {
     a.close();
     wg.wait();
     EXPECT_TRUE(threw.load());
+    EXPECT_TRUE(no_waiters(b));
     EXPECT_FALSE(b.try_send(1));
   });
 }
@@ -262,7 +271,8 @@ TEST(Select, SameChannelInSeveralCases) {
   run_with(2, [] {
     Chan<int> c(0);
     constexpr int kN = 2000;
-    goro::go([c]() mutable {
+    Group group;
+    group.go([c]() mutable {
       for (int i = 0; i < kN; ++i) c.send(i);
       c.close();
     });
@@ -282,6 +292,7 @@ TEST(Select, SameChannelInSeveralCases) {
     }
     EXPECT_EQ(got, kN);
     EXPECT_EQ(sum, static_cast<long>(kN) * (kN - 1) / 2);
+    group.wait();
   });
 }
 
@@ -307,6 +318,7 @@ TEST(Select, TwoSelectsWithSendAndReceiveOnOneChannelPairUp) {
     wg.wait();
     EXPECT_EQ(sends.load(), kRounds);
     EXPECT_EQ(recvs.load(), kRounds);
+    EXPECT_TRUE(no_waiters(c));
   });
 }
 
@@ -336,13 +348,15 @@ TEST(Select, NoCasesBlocksForever) {
 TEST(Select, MoveOnlyValues) {
   run_with(2, [] {
     Chan<std::unique_ptr<int>> a(0), b(1);
-    goro::go([a]() mutable { a.send(std::make_unique<int>(11)); });
+    Group group;
+    group.go([a]() mutable { a.send(std::make_unique<int>(11)); });
     std::unique_ptr<int> got;
     goro::select(goro::recv(a, [&](std::optional<std::unique_ptr<int>> v) { got = std::move(*v); }));
     ASSERT_NE(got, nullptr);
     EXPECT_EQ(*got, 11);
     goro::select(goro::send(b, std::make_unique<int>(12)));
     EXPECT_EQ(**b.recv(), 12);
+    group.wait();
   });
 }
 
@@ -388,8 +402,9 @@ TEST(DynamicSelect, FanInWithDisableOnClose) {
     constexpr int kEach = 500;
     std::vector<Chan<int>> inputs;
     for (int i = 0; i < kInputs; ++i) inputs.emplace_back(i % 3);  // mixed capacities
+    Group group;
     for (int i = 0; i < kInputs; ++i) {
-      goro::go([c = inputs[i], i]() mutable {
+      group.go([c = inputs[i], i]() mutable {
         for (int k = 0; k < kEach; ++k) c.send(i * kEach + k);
         c.close();
       });
@@ -410,6 +425,7 @@ TEST(DynamicSelect, FanInWithDisableOnClose) {
     }
     EXPECT_EQ(sel.size(), static_cast<std::size_t>(kInputs));
     while (open > 0) sel.run();
+    group.wait();
     for (int v = 0; v < kInputs * kEach; ++v) ASSERT_EQ(seen[v], 1) << "value " << v;
     for (int i = 0; i < kInputs; ++i) EXPECT_FALSE(sel.enabled(i));
   });
@@ -456,7 +472,7 @@ TEST(DynamicSelect, BlocksAndWakes) {
     chans[17].send(17);
     wg.wait();
     EXPECT_EQ(got.load(), 17);
-    for (auto& c : chans) EXPECT_FALSE(c.try_send(0));  // all waiters removed
+    for (auto& c : chans) EXPECT_TRUE(no_waiters(c));  // all waiters removed
   });
 }
 

@@ -168,8 +168,8 @@ TEST_P(ChanStress, SendsRaceWithClose) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Capacities, ChanStress, ::testing::Values(0u, 1u, 64u),
-                         [](const ::testing::TestParamInfo<std::size_t>& info) {
-                           return "cap" + std::to_string(info.param);
+                         [](const ::testing::TestParamInfo<std::size_t>& p) {
+                           return "cap" + std::to_string(p.param);
                          });
 
 TEST(SelectStress, FanOutFanInOverFourChannels) {
@@ -220,6 +220,7 @@ TEST(SelectStress, FanOutFanInOverFourChannels) {
     producers.wait();
     for (auto& c : ch) c.close();
     consumers.wait();
+    for (auto& c : ch) EXPECT_TRUE(goro_test::no_waiters(c));
     long sum = 0;
     for (auto& n : per_chan) {
       EXPECT_GT(n.load(), 0);  // every channel was used
@@ -265,6 +266,8 @@ TEST(SelectStress, SelectsThatSendAndReceiveOnSharedChannels) {
     a.close();
     b.close();
     drainers.wait();
+    EXPECT_TRUE(goro_test::no_waiters(a));
+    EXPECT_TRUE(goro_test::no_waiters(b));
   });
   ledger.expect_each_once();
 }
@@ -310,6 +313,8 @@ TEST(SelectStress, PollingSelectsWithDefault) {
     producers.wait();
     stop.store(true);
     pollers.wait();
+    EXPECT_TRUE(goro_test::no_waiters(a));
+    EXPECT_TRUE(goro_test::no_waiters(b));
   });
   ledger.expect_each_once();
 }
@@ -317,23 +322,25 @@ TEST(SelectStress, PollingSelectsWithDefault) {
 TEST(ChanStressPipeline, LongChainOfUnbufferedStages) {
   // 200 goroutines in a line, each passing values on: park/ready on every hop.
   constexpr int kStages = 200;
-  const long values = 20000 / kScale;
+  constexpr long values = 20000 / kScale;
   run_with(4, [&] {
     std::vector<Chan<long>> links;
     for (int i = 0; i <= kStages; ++i) links.emplace_back(i % 4 == 0 ? 1 : 0);
+    goro_test::Group group;
     for (int i = 0; i < kStages; ++i) {
-      goro::go([in = links[i], out = links[i + 1]]() mutable {
+      group.go([in = links[i], out = links[i + 1]]() mutable {
         for (long& v : in) out.send(v + 1);
         out.close();
       });
     }
-    goro::go([first = links[0], values]() mutable {
+    group.go([first = links[0]]() mutable {
       for (long v = 0; v < values; ++v) first.send(v);
       first.close();
     });
     long expect = kStages;
     for (long& v : links[kStages]) EXPECT_EQ(v, expect++);
     EXPECT_EQ(expect, kStages + values);
+    group.wait();
   });
 }
 

@@ -23,8 +23,8 @@
 //    (try_send, try_recv, close, len) also work outside goroutines, e.g. from a
 //    foreign thread; a blocking one there throws std::logic_error.
 //
-// T must be nothrow-move-constructible (values move under the channel's lock); move-only
-// types work.
+// T must be nothrow-move-constructible; move-only types work. T's move constructor and
+// destructor run under the channel's lock: they must not block or touch channels.
 #pragma once
 
 #include <cstddef>

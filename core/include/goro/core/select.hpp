@@ -167,7 +167,7 @@ std::size_t select_impl(std::index_sequence<I...>, Cases&... cases) {
   constexpr std::size_t kDefaults = (std::size_t{kIsDefault<std::remove_cv_t<Cases>>} + ... + 0);
   static_assert(kDefaults <= 1, "goro::select: at most one default_case");
   constexpr std::size_t kChans = sizeof...(Cases) - kDefaults;
-  constexpr std::array<std::ptrdiff_t, sizeof...(Cases)> kIndex =
+  [[maybe_unused]] constexpr std::array<std::ptrdiff_t, sizeof...(Cases)> kIndex =
       case_indices<std::remove_cv_t<Cases>...>();
 
   std::array<Scase, kChans> sc{};
@@ -176,7 +176,7 @@ std::size_t select_impl(std::index_sequence<I...>, Cases&... cases) {
         if constexpr (!kIsDefault<std::remove_cv_t<Cases>>) sc[kIndex[I]] = cases.scase();
       }(),
       ...);
-  const SelectResult r = selectgo(sc.data(), kChans, kDefaults == 0);
+  [[maybe_unused]] const SelectResult r = selectgo(sc.data(), kChans, kDefaults == 0);
   std::size_t chosen = 0;
   (
       [&] {
