@@ -22,6 +22,8 @@
 // and misses races, and misattributes the happens-before of a migration.
 #pragma once
 
+#include <goro/core/detail/lock.hpp>
+
 #include <cstddef>
 
 #if defined(__has_feature)
@@ -54,6 +56,10 @@ void goro_ctx_start(void** save_sp, void* stack_top, void* arg, void (*fn)(void*
 
 namespace goro::detail {
 
+// &tls_rt of the thread running now. Never inlined: after a switch the context may be
+// on another thread, and the compiler must not reuse an address it computed before.
+ThreadRt* this_thread_rt() noexcept;
+
 // One execution context: a goroutine's or an M's own thread stack (g0).
 // Owner: the M running it, or, while suspended, whoever holds the G (a run queue slot,
 // a wait queue under its lock).
@@ -61,6 +67,7 @@ struct Ctx {
   void* sp = nullptr;           // saved stack pointer while suspended; nullptr = never ran
   void* stack_lo = nullptr;     // lowest usable address (sanitizers, fault reports)
   std::size_t stack_size = 0;   // usable bytes above stack_lo
+  int saved_locks = 0;          // tls_rt.locks of this context while suspended
 #if GORO_ASAN
   void* asan_fake_stack = nullptr;
 #endif
@@ -97,6 +104,9 @@ struct Ctx {
 // Suspends `from` and resumes `to` (which must have run before). Returns when someone
 // switches back to `from`.
 [[gnu::always_inline]] inline void ctx_switch(Ctx* from, Ctx* to, bool from_exits = false) noexcept {
+  ThreadRt* rt = this_thread_rt();
+  from->saved_locks = rt->locks;
+  rt->locks = to->saved_locks;
   sanitizer_before_switch(from, to, from_exits);
   goro_ctx_switch(&from->sp, to->sp);
   sanitizer_after_switch(from);
@@ -105,6 +115,9 @@ struct Ctx {
 // Suspends `from` and starts fn(arg) on the fresh stack of `to` (sp == nullptr).
 [[gnu::always_inline]] inline void ctx_start(Ctx* from, Ctx* to, void* arg, void (*fn)(void*),
                       bool from_exits = false) noexcept {
+  ThreadRt* rt = this_thread_rt();
+  from->saved_locks = rt->locks;
+  rt->locks = 0;  // a fresh goroutine holds nothing
   sanitizer_before_switch(from, to, from_exits);
   char* top = static_cast<char*>(to->stack_lo) + to->stack_size;
   goro_ctx_start(&from->sp, top, arg, fn);

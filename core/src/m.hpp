@@ -49,7 +49,10 @@ struct M {
   UnlockFn post_unlock = nullptr;
   void* post_arg = nullptr;
 
-  void* altstack = nullptr;      // signal stack for guard-page faults
+  void* altstack = nullptr;      // signal stack for guard-page faults and SIGURG
+  // atomic: a SIGURG is in flight to this M (Go: signalPending); set by sysmon, cleared
+  // by the handler. See preempt_signal.
+  std::atomic<bool> signal_pending{false};
 };
 
 }  // namespace goro::detail

@@ -34,9 +34,10 @@ struct P {
   // atomic: incremented by the owner at each syscall entry; read by sysmon (relaxed:
   // sysmon only compares it with its previous sample).
   std::atomic<std::uint32_t> syscalltick{0};
-  // atomic: set by sysmon (preempt_p) when the running goroutine has had its 10 ms;
-  // cleared by the owner when a new time slice starts. relaxed: a hint, re-sent if missed.
-  std::atomic<bool> preempt{false};
+  // atomic: set by sysmon (preempt_p) when the running goroutine has had its 10 ms (1)
+  // or two slices (2: the backstop may take the P); cleared by the owner when a new time
+  // slice starts. relaxed: a hint, re-sent if missed.
+  std::atomic<std::uint8_t> preempt{0};
   M* m = nullptr;       // the M owning this P while running; owner: that M
   P* link = nullptr;    // sched.pidle list; guarded by sched.lock
   RunQ runq;            // see runq.hpp for its own rules

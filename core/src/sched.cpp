@@ -65,6 +65,8 @@
 // (polled in find_runnable, one M blocking in it when idle).
 #include "sched.hpp"
 
+#include <goro/core/detail/netpoll.hpp>
+
 #include <cxxabi.h>
 #include <pthread.h>
 #include <sched.h>
@@ -85,6 +87,7 @@
 
 #include "debug.hpp"
 #include "fault.hpp"
+#include "preempt.hpp"
 #include "procs.hpp"
 #include "sysmon.hpp"
 #include "timers.hpp"
@@ -379,6 +382,37 @@ void wakep() noexcept {
   startm(nullptr, true);
 }
 
+void inject_glist(G* list, std::int32_t n) noexcept {
+  if (list == nullptr) return;
+  M* m = current_m();
+  P* p = m != nullptr ? m->p : nullptr;
+  // As many as there are idle Ps go global, each with an M started for it; the rest
+  // (when we hold a P) go on our own queue.
+  std::int32_t nglobal = n;
+  if (p != nullptr) {
+    std::int32_t idle = sched.npidle.load(std::memory_order_seq_cst);
+    if (idle < nglobal) nglobal = idle;
+  }
+  G* head = list;
+  G* tail = nullptr;
+  std::int32_t k = 0;
+  for (G* g = list; g != nullptr && k < nglobal; g = g->sched_link) {
+    tail = g;
+    ++k;
+  }
+  G* rest = tail != nullptr ? tail->sched_link : list;
+  if (k > 0) {
+    globrunq_put_batch(head, tail, k);
+    std::int32_t idle = sched.npidle.load(std::memory_order_seq_cst);
+    for (std::int32_t i = 0; i < k && i < idle; ++i) startm(nullptr, false);
+  }
+  while (rest != nullptr) {
+    G* next = rest->sched_link;
+    p->runq.put(p, rest, false);
+    rest = next;
+  }
+}
+
 // ---------------------------------------------------------------------------------
 // The global run queue (Go: globrunqput, globrunqputbatch, globrunqget).
 
@@ -542,6 +576,7 @@ void free_fn(G* g) noexcept {
 }  // namespace
 
 G* new_g(std::size_t size, std::size_t align, GEntry entry, void** storage) {
+  NoPreempt np;
   M* m = current_m();
   if (m == nullptr || m->p == nullptr || m->curg == nullptr) {
     throw std::logic_error("goro::go called outside goro::run (no goroutine is running)");
@@ -559,23 +594,28 @@ G* new_g(std::size_t size, std::size_t align, GEntry entry, void** storage) {
 }
 
 void free_unstarted_g(G* g) noexcept {
+  NoPreempt np;
   M* m = current_m();
   free_fn(g);
   gfput(m->p, g);
 }
 
 void start_g(G* g) noexcept {
-  // current_m() again: constructing the callable may have switched goroutines? No —
-  // construction is plain C++ code, but it is cheap to be robust.
-  M* m = current_m();
+  bool preempt;
+  {
+    NoPreempt np;
+    // current_m() again: the goroutine may have moved while the callable was built.
+    M* m = current_m();
   P* p = m->p;
   // relaxed: the G is published to other Ms by the run queue's release store.
   sched.ngoroutines.fetch_add(1, std::memory_order_relaxed);
   g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
-  p->runq.put(p, g, true);
-  if (sched.main_started) wakep();
-  // relaxed: see P::preempt.
-  if (p->preempt.load(std::memory_order_relaxed)) goro::preempt_point();
+    p->runq.put(p, g, true);
+    if (sched.main_started) wakep();
+    // relaxed: see P::preempt.
+    preempt = p->preempt.load(std::memory_order_relaxed) != 0;
+  }
+  if (preempt) goro::preempt_point();
 }
 
 // ---------------------------------------------------------------------------------
@@ -601,6 +641,7 @@ void post_switch_action(M* m) noexcept;
 // Go: park_m / goschedImpl / goexit0, the part that runs after the switch, then the
 // timer check every scheduling decision makes.
 inline void post_switch(M* m) noexcept {
+  NoPreempt np;
   if (m->post != PostAction::kNone) post_switch_action(m);
   if (m->p != nullptr) run_timers(m->p);
 }
@@ -625,7 +666,13 @@ void post_switch_action(M* m) noexcept {
       void* arg = m->post_arg;
       m->post_unlock = nullptr;
       m->post_arg = nullptr;
-      if (fn != nullptr && !fn(g, arg)) {
+      // unlock_fn releases Locks taken in g's context: count them against g, not us.
+      ThreadRt* rt = this_thread_rt();
+      int before = rt->locks;
+      bool keep = fn == nullptr || fn(g, arg);
+      g->ctx.saved_locks -= before - rt->locks;
+      rt->locks = before;
+      if (!keep) {
         // The park was called off: the G runs again, next.
         g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
         m->p->runq.put(m->p, g, true);
@@ -667,7 +714,7 @@ void execute(M* m, G* next, bool inherit_time, Ctx* from, G* from_g, bool from_e
   if (!inherit_time) {
     // relaxed: a counter read racily by observers.
     p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    p->preempt.store(false, std::memory_order_relaxed);  // a new time slice
+    p->preempt.store(0, std::memory_order_relaxed);  // a new time slice
   }
   if (next->ctx.sp != nullptr) {
     ctx_switch(from, &next->ctx, from_exits);
@@ -790,6 +837,7 @@ void main_exited() noexcept {
     m->park.wakeup();
   }
   sched.lock.unlock();
+  netpoll_break();  // an M blocked in the poller must see the shutdown too
 }
 
 // Go: goexit1 / goexit0.
@@ -891,6 +939,54 @@ void retire_p(M* m) noexcept {
   if (n > 0) wakep();
 }
 
+// A non-blocking poll, unless another M is polling. Returns the readied Gs.
+G* poll_now(std::int32_t* n) noexcept {
+  *n = 0;
+  std::int64_t last = sched.lastpoll.load(std::memory_order_seq_cst);
+  if (last == 0) return nullptr;
+  // Claim the poller for a moment (lastpoll 0), then record the time.
+  if (!sched.lastpoll.compare_exchange_strong(last, 0, std::memory_order_seq_cst)) return nullptr;
+  G* list = netpoll(0, n);
+  sched.lastpoll.store(nanotime(), std::memory_order_seq_cst);
+  return list;
+}
+
+void run_all_timers(P* p) noexcept;
+
+// This M (holding no P) becomes the one blocked in the poller, until `until` (0: no
+// timer). Returns false if another M already is. On return m may hold a P (the loop in
+// find_runnable goes on either way).
+bool block_in_netpoll(M* m, std::int64_t until) noexcept {
+  std::int64_t last = sched.lastpoll.load(std::memory_order_seq_cst);
+  if (last == 0 || !sched.lastpoll.compare_exchange_strong(last, 0, std::memory_order_seq_cst)) {
+    return false;
+  }
+  sched.poll_until.store(until, std::memory_order_seq_cst);
+  // Re-check after publishing poll_until (the handshake with wake_timer_sleeper).
+  std::int64_t again = earliest_timer();
+  if (again != 0 && (until == 0 || again < until)) until = again;
+  std::int64_t delay = -1;
+  if (until != 0) {
+    delay = until - nanotime();
+    if (delay < 0) delay = 0;
+  }
+  std::int32_t n = 0;
+  G* list = sched.shutdown.load(std::memory_order_relaxed) ? nullptr : netpoll(delay, &n);
+  sched.poll_until.store(0, std::memory_order_seq_cst);
+  sched.lastpoll.store(nanotime(), std::memory_order_seq_cst);
+  sched.lock.lock();
+  P* p = pidleget();
+  sched.lock.unlock();
+  if (p == nullptr) {
+    inject_glist(list, n);  // no P: global queue, Ms started for idle Ps
+    return true;
+  }
+  acquirep(m, p);
+  run_all_timers(p);
+  if (list != nullptr) inject_glist(list, n);
+  return true;
+}
+
 // Runs the due timers of every P (a timed sleeper woke up holding P p): the goroutines
 // they ready go to p's queue.
 void run_all_timers(P* p) noexcept {
@@ -929,7 +1025,18 @@ G* find_runnable(M* m, bool* inherit_time) noexcept {
     run_timers(p);
     if (G* g = find_runnable_fast(p, inherit_time)) return g;
 
-    // (netpoll hook: a non-blocking poll goes here — issue 6.)
+    // Go: findRunnable's non-blocking netpoll, before stealing. lastpoll == 0 means an M
+    // is blocked in the poller already, and the poller serves one caller at a time.
+    if (netpoll_has_waiters() && sched.lastpoll.load(std::memory_order_relaxed) != 0) {
+      std::int32_t n = 0;
+      if (G* list = poll_now(&n)) {
+        G* g = list;
+        inject_glist(list->sched_link, n - 1);
+        g->sched_link = nullptr;
+        *inherit_time = false;
+        return g;
+      }
+    }
 
     std::int32_t procs = sched.gomaxprocs.load(std::memory_order_relaxed);
     if (m->spinning || 2 * sched.nmspinning.load(std::memory_order_seq_cst) <
@@ -986,8 +1093,10 @@ G* find_runnable(M* m, bool* inherit_time) noexcept {
       }
     }
 
-    // (netpoll hook: one M blocks in the poller until the next timer — issue 6.)
     std::int64_t until = earliest_timer();
+    // Go: findRunnable's blocking netpoll. One M blocks in the poller until the earliest
+    // timer, in place of the timed futex sleep.
+    if (netpoll_has_waiters() && block_in_netpoll(m, until)) continue;
     if (until != 0) {
       stopm_timed(m, until);
       if (m->p != nullptr) run_all_timers(m->p);
@@ -1093,6 +1202,9 @@ void teardown() noexcept {
   sched.runqsize.store(0);
   sched.ngoroutines.store(0);
   sched.main_started = false;
+  sched.lastpoll.store(1);
+  sched.poll_until.store(0);
+  netpoll_reset();
 }
 
 // Go: checkdead. Requires sched.lock. Called when an M goes idle: if every M is idle,
@@ -1175,6 +1287,7 @@ int run_main(const Config& cfg, std::size_t size, std::size_t align, GEntry entr
   sched.goid_gen.store(1);  // the main goroutine is 1, as in Go
   sched.gomaxprocs.store(procs);
   install_fault_handler();
+  preempt_init();
 
   M* m0 = new M();
   m0->is_m0 = true;
@@ -1226,6 +1339,7 @@ G* current_g() noexcept {
 }
 
 void park(UnlockFn unlock_fn, void* arg, WaitReason reason) noexcept {
+  NoPreempt np;
   M* m = current_m();
   G* g = m != nullptr ? m->curg : nullptr;
   if (g == nullptr) fatal("park called outside a goroutine");
@@ -1247,6 +1361,7 @@ void ready(G* g) noexcept {
           static_cast<unsigned long long>(g->id), g_status_string(expected));
   }
   g->wait_reason = WaitReason::kNone;
+  NoPreempt np;
   M* m = current_m();
   if (m != nullptr && m->p != nullptr) {
     m->p->runq.put(m->p, g, true);
@@ -1260,11 +1375,31 @@ void ready(G* g) noexcept {
 
 void yield_local() noexcept { goro::yield(); }
 
+// Go: gopreempt_m. A goroutine that used up its slice goes to the global queue, behind
+// everyone, and the P runs something else.
+void preempt_self() noexcept {
+  NoPreempt np;
+  M* m = current_m();
+  G* g = m->curg;
+  if (g == nullptr || m->p == nullptr) return;
+  m->p->preempt.store(0, std::memory_order_relaxed);
+  g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+  m->post = PostAction::kRequeueGlobal;
+  m->post_g = g;
+  switch_away(m, g, false);
+}
+
 // Go: wakeNetPoller. Makes sure some M wakes up by `when`.
 void wake_timer_sleeper(std::int64_t when) noexcept {
   // seq_cst fence: orders our timer insertion before reading sleep_until (the timed
   // sleep handshake, see stopm_timed).
   std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sched.lastpoll.load(std::memory_order_seq_cst) == 0) {
+    // An M is blocked in the poller: interrupt it if it would sleep past `when`.
+    std::int64_t pu = sched.poll_until.load(std::memory_order_seq_cst);
+    if (pu == 0 || when < pu) netpoll_break();
+    return;
+  }
   std::int64_t until = sched.sleep_until.load(std::memory_order_seq_cst);
   if (until != 0 && when >= until) return;  // the sleeper wakes in time
   if (until == 0) {
@@ -1290,6 +1425,7 @@ namespace goro {
 using namespace detail;
 
 void yield() noexcept {
+  NoPreempt np;
   M* m = current_m();
   G* g = m != nullptr ? m->curg : nullptr;
   if (g == nullptr) {
@@ -1317,18 +1453,15 @@ void yield() noexcept {
 }
 
 void preempt_point() noexcept {
+  ThreadRt* rt = this_thread_rt();
+  if (rt->detached) {
+    reattach();
+  }
   M* m = current_m();
   if (m == nullptr || m->curg == nullptr || m->p == nullptr) return;
   // relaxed: see P::preempt.
-  if (!m->p->preempt.load(std::memory_order_relaxed)) return;
-  m->p->preempt.store(false, std::memory_order_relaxed);
-  // Go: gopreempt_m. A goroutine that used up its slice goes to the global queue, behind
-  // everyone, and the P runs something else.
-  G* g = m->curg;
-  g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
-  m->post = PostAction::kRequeueGlobal;
-  m->post_g = g;
-  switch_away(m, g, false);
+  if (m->p->preempt.load(std::memory_order_relaxed) == 0) return;
+  preempt_self();
 }
 
 std::string sched_trace(bool detail) { return detail::sched_trace(detail); }
@@ -1362,6 +1495,7 @@ int set_max_procs(int n) {
     return old;
   }
   g_pending_procs.store(n, std::memory_order_relaxed);
+  NoPreempt np;
   sched.lock.lock();
   std::int32_t cur = sched.gomaxprocs.load(std::memory_order_relaxed);
   if (n > cur) {

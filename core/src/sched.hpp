@@ -71,6 +71,13 @@ struct Sched {
   // add_timer (seq_cst: the timed-sleep handshake, see stopm_timed).
   std::atomic<std::int64_t> sleep_until{0};
 
+  // Network poller state (Go: sched.lastpoll, sched.pollUntil). atomic: lastpoll is the
+  // time of the last poll, or 0 while an M is blocked in the poller (the CAS to 0 elects
+  // that one M); poll_until is when that M's poll times out (0: never). seq_cst: the
+  // same handshake as sleep_until (wake_timer_sleeper reads them after arming a timer).
+  std::atomic<std::int64_t> lastpoll{1};
+  std::atomic<std::int64_t> poll_until{0};
+
   StackPool stacks;
   int max_threads = 10000;
   bool main_started = false;
@@ -107,6 +114,14 @@ void handoff_p(P* p) noexcept;
 // Moves the running G off this M (which has no P) onto the global queue and runs g0.
 // Go: exitsyscall0's slow path.
 void requeue_global_and_stop(M* m, G* g) noexcept;
+
+// The scheduler's side of the network poller (netpoll.cpp).
+G* netpoll(std::int64_t delay_ns, std::int32_t* n) noexcept;  // readied Gs, linked by sched_link
+void netpoll_break() noexcept;
+bool netpoll_has_waiters() noexcept;
+void netpoll_reset() noexcept;
+// Go: injectglist. Makes a list of runnable Gs (linked by sched_link) run somewhere.
+void inject_glist(G* list, std::int32_t n) noexcept;
 
 // Test hooks (tests/core): put g on the global queue instead of a local one.
 void globrunq_put_for_test(G* g) noexcept;

@@ -23,6 +23,7 @@
 #include "m.hpp"
 #include "p.hpp"
 #include "sched.hpp"
+#include "preempt.hpp"
 #include "sysmon.hpp"
 
 namespace goro::detail {
@@ -48,6 +49,7 @@ M* enter_common() noexcept {
 
 // Go: entersyscall.
 void enter_syscall() noexcept {
+  if (this_thread_rt()->detached) reattach();
   M* m = enter_common();
   // release: our run queue and timers, as we leave them, are visible to sysmon's
   // handoff once it sees kSyscall (its CAS acquires).
@@ -57,6 +59,7 @@ void enter_syscall() noexcept {
 
 // Go: entersyscallblock.
 void enter_syscall_block() noexcept {
+  if (this_thread_rt()->detached) reattach();
   M* m = enter_common();
   P* p = m->oldp;
   m->oldp = nullptr;
@@ -66,6 +69,7 @@ void enter_syscall_block() noexcept {
 
 // Go: exitsyscall.
 void exit_syscall() noexcept {
+  NoPreempt np;  // it calls into libc (wakep may create a thread) while holding state
   M* m = current_m();
   G* g = m->curg;
   m->in_syscall.store(false, std::memory_order_relaxed);

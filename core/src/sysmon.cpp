@@ -26,19 +26,23 @@
 #include "m.hpp"
 #include "p.hpp"
 #include "sched.hpp"
+#include "preempt.hpp"
 #include "timers.hpp"
 
 namespace goro::detail {
 
 namespace {
 
-constexpr std::int64_t kForcePreemptNs = 10'000'000;  // Go: forcePreemptNS
+// Go: forcePreemptNS (10 ms). GORO_DEBUG=preemptus=N changes it (tests use a short
+// slice to preempt thousands of times).
+std::int64_t g_slice_ns = 10'000'000;
 constexpr std::int64_t kMaxDelayUs = 10'000;
 
 // sysmon's private samples of each P (Go: sysmontick).
 struct Tick {
   std::uint32_t schedtick = 0;
   std::int64_t schedwhen = 0;
+  std::int64_t signalled = 0;  // when we last signalled this P's M
   std::uint32_t syscalltick = 0;
   std::int64_t syscallwhen = 0;
 };
@@ -50,6 +54,8 @@ std::atomic<std::uint32_t> g_stop{0};
 // seq_cst: sysmon sets it and then re-checks npidle; wakers change npidle (or enter a
 // syscall) and then read it — Dekker-style, so one of them notices the other.
 std::atomic<std::uint32_t> g_deep{0};
+
+__attribute__((no_sanitize("thread"))) M* no_tsan_load(M* const* p) noexcept { return *p; }
 
 // Go: retake. Returns how many Ps it took or asked to preempt.
 int retake(std::vector<Tick>& ticks, std::int64_t now) noexcept {
@@ -66,9 +72,13 @@ int retake(std::vector<Tick>& ticks, std::int64_t now) noexcept {
       if (pd.schedtick != t) {
         pd.schedtick = t;
         pd.schedwhen = now;
-      } else if (pd.schedwhen + kForcePreemptNs <= now && s == PStatus::kRunning) {
-        preempt_p(p);
-        pd.schedwhen = now;  // ask again in another 10 ms, not every round
+      } else if (pd.schedwhen + g_slice_ns <= now && s == PStatus::kRunning) {
+        // One slice: ask it to stop (flag + signal). Two: the backstop may take its P.
+        std::uint8_t level = pd.schedwhen + 2 * g_slice_ns <= now ? 2 : 1;
+        if (now - pd.signalled >= g_slice_ns / 20) {  // coalesce: at most 20 per slice
+          preempt_p(p, level);
+          pd.signalled = now;
+        }
         ++n;
       }
     }
@@ -83,7 +93,7 @@ int retake(std::vector<Tick>& ticks, std::int64_t now) noexcept {
     // call is young: it will probably come back for its P.
     if (p->runq.empty() &&
         sched.nmspinning.load(std::memory_order_seq_cst) + sched.npidle.load(std::memory_order_seq_cst) > 0 &&
-        pd.syscallwhen + kForcePreemptNs > now) {
+        pd.syscallwhen + g_slice_ns > now) {
       continue;
     }
     PStatus expected = PStatus::kSyscall;
@@ -107,6 +117,8 @@ bool all_idle() noexcept {
 }
 
 void sysmon_main() noexcept {
+  g_slice_ns = debug_setting("preemptus", 10'000) * 1000;
+  if (g_slice_ns < 50'000) g_slice_ns = 50'000;
   long trace_ms = debug_setting("schedtrace", 0);
   bool detail = debug_setting("scheddetail", 0) != 0;
   std::int64_t start = nanotime();
@@ -140,6 +152,16 @@ void sysmon_main() noexcept {
       continue;
     }
     std::int64_t now = nanotime();
+    // Go: sysmon's netpoll. If nobody has polled for 10 ms, poll and queue what is ready.
+    std::int64_t last = sched.lastpoll.load(std::memory_order_seq_cst);
+    if (last != 0 && last + 10'000'000 < now && netpoll_has_waiters() &&
+        sched.lastpoll.compare_exchange_strong(last, now, std::memory_order_seq_cst)) {
+      std::int32_t n = 0;
+      if (G* list = netpoll(0, &n)) {
+        inject_glist(list, n);
+        idle = 0;
+      }
+    }
     if (retake(ticks, now) != 0) {
       idle = 0;
     } else {
@@ -180,10 +202,14 @@ void sysmon_wake() noexcept {
   }
 }
 
-void preempt_p(P* p) noexcept {
+void preempt_p(P* p, std::uint8_t level) noexcept {
   // relaxed: a hint; the running goroutine sees it at its next check, and the request
   // is repeated if it was missed.
-  p->preempt.store(true, std::memory_order_relaxed);
+  p->preempt.store(level, std::memory_order_relaxed);
+  // Racy read of p->m (Ms live as long as the runtime): a signal to the wrong M is
+  // harmless, its handler finds no request on its own P.
+  M* m = no_tsan_load(&p->m);
+  if (m != nullptr) preempt_signal(m);
 }
 
 // Reads other threads' fields without their locks, as Go's schedtrace does: a report,

@@ -15,7 +15,7 @@ void sysmon_stop() noexcept;
 void sysmon_wake() noexcept;
 
 // Go: preemptone. Asks whatever runs on P p to yield at its next preemption check.
-void preempt_p(P* p) noexcept;
+void preempt_p(P* p, std::uint8_t level) noexcept;
 
 // The schedtrace line (and with detail, Go's scheddetail lines for every P, M and G).
 std::string sched_trace(bool detail);

@@ -13,9 +13,25 @@
 
 namespace goro::detail {
 
+// Per-thread runtime state the preemption signal handler reads (preempt.cpp):
+//   locks: how many runtime Locks (and NoPreempt sections) this context holds; the
+//     goroutine running here is never preempted asynchronously while it is non-zero.
+//     Saved and restored with the context on every switch (context.hpp).
+//   detached: sysmon's backstop took this thread's P while it ran a CPU hog outside the
+//     runtime; the next runtime entry must get a P back first (reattach()).
+struct ThreadRt {
+  int locks = 0;
+  bool detached = false;
+};
+extern thread_local ThreadRt tls_rt __attribute__((tls_model("initial-exec")));
+// Gets a P back for a goroutine whose P was handed off by the backstop.
+void reattach() noexcept;
+
 class Lock {
  public:
   void lock() noexcept {
+    if (tls_rt.detached) reattach();
+    ++tls_rt.locks;
     std::uint32_t expected = 0;
     // acquire: pairs with the release in unlock(), so the critical section sees the
     // previous holder's writes.
@@ -26,12 +42,16 @@ class Lock {
     lock_slow();
   }
   bool try_lock() noexcept {
+    if (tls_rt.detached) reattach();
     std::uint32_t expected = 0;
     // acquire: as in lock().
-    return state_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
-                                          std::memory_order_relaxed);
+    bool ok = state_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
+                                             std::memory_order_relaxed);
+    if (ok) ++tls_rt.locks;
+    return ok;
   }
   void unlock() noexcept {
+    --tls_rt.locks;
     // release: publishes the critical section to the next holder (pairs with lock()).
     if (state_.exchange(0, std::memory_order_release) == 2) {
       wake_one();
