@@ -68,6 +68,7 @@ struct Ctx {
   void* stack_lo = nullptr;     // lowest usable address (sanitizers, fault reports)
   std::size_t stack_size = 0;   // usable bytes above stack_lo
   int saved_locks = 0;          // tls_rt.locks of this context while suspended
+  int saved_nopreempt = 0;      // tls_rt.nopreempt of this context while suspended
 #if GORO_ASAN
   void* asan_fake_stack = nullptr;
 #endif
@@ -106,7 +107,9 @@ struct Ctx {
 [[gnu::always_inline]] inline void ctx_switch(Ctx* from, Ctx* to, bool from_exits = false) noexcept {
   ThreadRt* rt = this_thread_rt();
   from->saved_locks = rt->locks;
+  from->saved_nopreempt = rt->nopreempt;
   rt->locks = to->saved_locks;
+  rt->nopreempt = to->saved_nopreempt;
   sanitizer_before_switch(from, to, from_exits);
   goro_ctx_switch(&from->sp, to->sp);
   sanitizer_after_switch(from);
@@ -117,7 +120,9 @@ struct Ctx {
                       bool from_exits = false) noexcept {
   ThreadRt* rt = this_thread_rt();
   from->saved_locks = rt->locks;
+  from->saved_nopreempt = rt->nopreempt;
   rt->locks = 0;  // a fresh goroutine holds nothing
+  rt->nopreempt = 0;
   sanitizer_before_switch(from, to, from_exits);
   char* top = static_cast<char*>(to->stack_lo) + to->stack_size;
   goro_ctx_start(&from->sp, top, arg, fn);

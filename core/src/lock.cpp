@@ -64,6 +64,32 @@ void Lock::lock_slow() noexcept {
 
 void Lock::wake_one() noexcept { futex_wake(&state_, 1); }
 
+ThreadRt* this_thread_rt() noexcept;
+
+void Lock::lock_after_reattach() noexcept {
+  reattach();
+  ++this_thread_rt()->locks;  // re-read: we may be on another thread now
+  std::uint32_t expected = 0;
+  // acquire: as in lock().
+  if (!state_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
+                                      std::memory_order_relaxed)) {
+    lock_slow();
+  }
+}
+
+bool Lock::try_lock_after_reattach() noexcept {
+  reattach();
+  std::uint32_t expected = 0;
+  ++this_thread_rt()->locks;
+  // acquire: as in lock().
+  if (state_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
+                                     std::memory_order_relaxed)) {
+    return true;
+  }
+  --this_thread_rt()->locks;
+  return false;
+}
+
 bool Note::sleep_for(std::int64_t ns) noexcept {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
   // acquire: pairs with wakeup()'s release.

@@ -15,7 +15,7 @@
 //    that instruction. Rejected: switching stacks inside the handler (the signal mask and
 //    the kernel's signal frame would travel with the goroutine). Safe means, as in Go:
 //      - the thread is running the goroutine's own stack (not g0, not mid-switch);
-//      - no runtime Lock or NoPreempt section is held (tls_rt.locks == 0): the runtime's
+//      - no runtime Lock or NoPreempt section is held (tls_rt.locks, .nopreempt): the runtime's
 //        own state is consistent, and nothing this goroutine holds is needed by the
 //        goroutines that run instead of it;
 //      - the pc is the program's own code: inside the main executable's text but not in
@@ -187,7 +187,7 @@ void on_sigurg(int sig, siginfo_t* info, void* ctx) noexcept {
     P* p = m->p;
     auto* uc = static_cast<ucontext_t*>(ctx);
     std::uint8_t level = p != nullptr ? p->preempt.load(std::memory_order_relaxed) : 0;
-    if (g != nullptr && p != nullptr && level != 0 && tls_rt.locks == 0 && !tls_rt.detached &&
+    if (g != nullptr && p != nullptr && level != 0 && tls_rt.locks == 0 && tls_rt.nopreempt == 0 && !tls_rt.detached &&
         g->stack_base != nullptr) {
 #if defined(__x86_64__)
       auto sp = static_cast<std::uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]);

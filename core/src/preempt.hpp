@@ -18,9 +18,9 @@ struct P;
 struct NoPreempt {
   NoPreempt() noexcept {
     if (this_thread_rt()->detached) reattach();  // get a P back first (may switch threads)
-    ++this_thread_rt()->locks;
+    ++this_thread_rt()->nopreempt;
   }
-  ~NoPreempt() { --this_thread_rt()->locks; }
+  ~NoPreempt() { --this_thread_rt()->nopreempt; }
   NoPreempt(const NoPreempt&) = delete;
   NoPreempt& operator=(const NoPreempt&) = delete;
 };

@@ -666,11 +666,13 @@ void post_switch_action(M* m) noexcept {
       void* arg = m->post_arg;
       m->post_unlock = nullptr;
       m->post_arg = nullptr;
-      // unlock_fn releases Locks taken in g's context: count them against g, not us.
+      // unlock_fn releases the Locks g parked holding (all of them: park's contract),
+      // counted in g's context, not ours. g's count is settled before unlock_fn can make
+      // g runnable: another M may resume it the moment the lock is released.
       ThreadRt* rt = this_thread_rt();
+      g->ctx.saved_locks = 0;
       int before = rt->locks;
       bool keep = fn == nullptr || fn(g, arg);
-      g->ctx.saved_locks -= before - rt->locks;
       rt->locks = before;
       if (!keep) {
         // The park was called off: the G runs again, next.
@@ -842,6 +844,11 @@ void main_exited() noexcept {
 
 // Go: goexit1 / goexit0.
 [[noreturn]] void goexit(M* m, G* g) noexcept {
+  if (this_thread_rt()->detached) {
+    reattach();  // the backstop took our P while the goroutine's last code ran
+    m = current_m();
+  }
+  NoPreempt np;  // never unwound: the exiting context's count is dropped with it
   g->status.store(GStatus::kDead, std::memory_order_relaxed);
   // relaxed: a count.
   sched.ngoroutines.fetch_sub(1, std::memory_order_relaxed);

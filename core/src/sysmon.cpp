@@ -55,7 +55,7 @@ std::atomic<std::uint32_t> g_stop{0};
 // syscall) and then read it — Dekker-style, so one of them notices the other.
 std::atomic<std::uint32_t> g_deep{0};
 
-__attribute__((no_sanitize("thread"))) M* no_tsan_load(M* const* p) noexcept { return *p; }
+[[gnu::noinline]] __attribute__((no_sanitize("thread"))) M* no_tsan_load(M* const* p) noexcept { return *p; }
 
 // Go: retake. Returns how many Ps it took or asked to preempt.
 int retake(std::vector<Tick>& ticks, std::int64_t now) noexcept {

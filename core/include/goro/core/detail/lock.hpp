@@ -14,13 +14,16 @@
 namespace goro::detail {
 
 // Per-thread runtime state the preemption signal handler reads (preempt.cpp):
-//   locks: how many runtime Locks (and NoPreempt sections) this context holds; the
-//     goroutine running here is never preempted asynchronously while it is non-zero.
-//     Saved and restored with the context on every switch (context.hpp).
+//   locks: how many runtime Locks the running context holds;
+//   nopreempt: how many NoPreempt sections it is in. The goroutine running here is never
+//     preempted asynchronously, nor loses its P, while either is non-zero. Both are saved
+//     and restored with the context on every switch (context.hpp); a goroutine parks
+//     with its Locks released by park's unlock function, so it resumes with locks == 0.
 //   detached: sysmon's backstop took this thread's P while it ran a CPU hog outside the
 //     runtime; the next runtime entry must get a P back first (reattach()).
 struct ThreadRt {
   int locks = 0;
+  int nopreempt = 0;
   bool detached = false;
 };
 extern thread_local ThreadRt tls_rt __attribute__((tls_model("initial-exec")));
@@ -30,8 +33,18 @@ void reattach() noexcept;
 class Lock {
  public:
   void lock() noexcept {
-    if (tls_rt.detached) reattach();
+    // Count first, then look at `detached`: the signal handler detaches only while the
+    // count is zero, so once it is up nothing can detach us; and if it happened just
+    // before, we see it now. (The signal fence keeps the compiler from swapping the two.)
+    // After reattach() the goroutine may be on another thread, so the slow path is out
+    // of line and re-reads the thread-local there.
     ++tls_rt.locks;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (tls_rt.detached) {
+      --tls_rt.locks;
+      lock_after_reattach();
+      return;
+    }
     std::uint32_t expected = 0;
     // acquire: pairs with the release in unlock(), so the critical section sees the
     // previous holder's writes.
@@ -42,24 +55,34 @@ class Lock {
     lock_slow();
   }
   bool try_lock() noexcept {
-    if (tls_rt.detached) reattach();
+    ++tls_rt.locks;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (tls_rt.detached) {
+      --tls_rt.locks;
+      return try_lock_after_reattach();
+    }
     std::uint32_t expected = 0;
     // acquire: as in lock().
-    bool ok = state_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
-                                             std::memory_order_relaxed);
-    if (ok) ++tls_rt.locks;
-    return ok;
+    if (state_.compare_exchange_strong(expected, 1, std::memory_order_acquire,
+                                       std::memory_order_relaxed)) {
+      return true;
+    }
+    --tls_rt.locks;
+    return false;
   }
   void unlock() noexcept {
-    --tls_rt.locks;
     // release: publishes the critical section to the next holder (pairs with lock()).
     if (state_.exchange(0, std::memory_order_release) == 2) {
       wake_one();
     }
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    --tls_rt.locks;  // only once released: until then, still not preemptible
   }
 
  private:
   void lock_slow() noexcept;
+  void lock_after_reattach() noexcept;      // out of line: reattach, then lock
+  bool try_lock_after_reattach() noexcept;  // out of line: reattach, then try
   void wake_one() noexcept;
   std::atomic<std::uint32_t> state_{0};
 };

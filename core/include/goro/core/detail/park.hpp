@@ -12,6 +12,7 @@
 // park() switches away first and only then runs unlock_fn on the next goroutine's stack,
 // so a waker that takes the lock and finds the G can never ready it while it is still
 // running. If unlock_fn returns false, the park is abandoned and the G runs again.
+// unlock_fn must release every detail::Lock the goroutine holds when it parks.
 // A readied G goes to the waker's P `runnext` slot (it runs next, inheriting the time slice).
 #pragma once
 
