@@ -19,36 +19,58 @@
 //  - Recursion down the tree (Go's cancel calls child.cancel) and up it on release: a
 //    context derived in a loop (ctx = with_cancel(ctx) ten thousand times) would
 //    overflow a goroutine's or scheduler thread's stack. Both walks here are loops.
+//  - A walk that holds one node's lock at a time (detach the children, unlock, cancel
+//    them later): cheaper, but a second canceller — a timer firing, a child's own
+//    CancelFunc — that finds a node already marked returns while the first is still
+//    walking below it, so "cancel() returned" would not mean "the subtree is
+//    cancelled". Go guarantees that (its cancel holds the parent's lock while it
+//    cancels the children, and Err takes the lock); the stress test caught the gap.
 //
-// Chosen, as Go's cancelCtx but with reference counts:
+// Chosen, as Go's cancelCtx but with reference counts and loops:
 //  - Every context is a ContextNode, counted by its Context/CancelFunc handles, by each
 //    child (a child holds its parent, so ancestors outlive descendants), and by an armed
 //    deadline timer. A CancelNode is a cancellable context (with_cancel/deadline/timeout);
 //    a ValueNode (with_value) only carries a value and delegates done/err/deadline to
 //    its `anchor`, the nearest CancelNode above it (Go: parentCancelCtx).
-//  - A CancelNode lists its live cancellable descendants whose anchor-parent it is in an
-//    intrusive doubly-linked list under its lock — *weak* entries. A child leaves the
+//  - A CancelNode lists the CancelNodes whose nearest cancellable ancestor it is in an
+//    intrusive doubly-linked list under its lock: *weak* entries. A child leaves the
 //    list when it is cancelled (Go: removeChild) or when its last reference goes.
-//  - cancel (Go: cancelCtx.cancel): under the node's lock, set err (first reason wins),
-//    detach the whole children list, taking a reference on each child that is still
-//    alive; unlock; close done; delete the timer; then cancel each detached child the
-//    same way, from an intrusive work stack (no allocation, no recursion). A child whose
-//    count already reached zero is skipped: it is being destroyed, nobody can observe it.
-//  - Linking a new child (Go: propagateCancel) and cancelling both happen under the
-//    parent's lock, so a child is either linked before the parent's cancel detaches the
-//    list, or sees the parent's err and is cancelled at once.
-//  - Deadlines (Go: WithDeadline): the timer is armed under the node's own lock only if
-//    err is still empty, and cancel reads-and-clears `armed` under that lock, so an
-//    early cancel always finds — and deletes — an armed timer. The timer holds one
-//    reference while armed: the one-shot callback drops it after cancelling, or the
-//    canceller drops it when del_timer succeeds (exactly one of the two happens; the
-//    runtime marks a one-shot timer not-pending before running its callback).
+//  - cancel_tree (Go: cancelCtx.cancel): depth-first from an intrusive stack, holding
+//    the locks on the path from the cancelled node down to the node being worked on
+//    (parent before child, as Go). At each node: detach its children list, taking a
+//    reference on each child still alive (one whose count reached zero is being
+//    destroyed: nobody can observe it); cancel those children; then — post-order —
+//    set the node's err, close its done, delete its timer, unlock. So a node's lock is
+//    held until its whole subtree is cancelled: any other canceller, or anyone linking
+//    a new child, waits for it, and when any cancel returns its subtree is done; and
+//    err() (lock-free) reporting a reason means every descendant is cancelled too.
+//    References are dropped after every lock is released.
+//  - Linking a new child (Go: propagateCancel) takes the parent's lock, so a child is
+//    either linked before the parent's cancel detaches the list, or sees the parent's
+//    err and is cancelled at once with the same reason.
+//  - Deadlines (Go: WithDeadline): the timer is armed only if err is still empty, and
+//    a small state machine under the node's lock (timer_state) hands its deletion to
+//    whoever comes last — the canceller, or the armer if the cancel came while it was
+//    in add_timer — so an early cancel always deletes it. add_timer and del_timer run
+//    with no context lock held. The timer holds one reference while armed: the one-shot
+//    callback drops it after cancelling, or whoever deletes it drops it when del_timer
+//    succeeds (exactly one of the two happens; the runtime marks a one-shot timer
+//    not-pending before running its callback).
 //
-// Lock order. The only locks here are the per-node `mu`s. No code holds two of them at
-// once. mu is held across add_timer (which takes a P's timer lock; a one-shot timer
-// callback runs with no P timer lock held and takes mu only briefly, so there is no
-// cycle), and never across anything that may park, preempt or run a timer: closing
-// done and del_timer happen after unlocking.
+// The cost of Go's guarantee: detail::Lock sleeps the *thread* (not just the goroutine,
+// as Go's mutex would), so a thread that links under, cancels, or drops a child of a
+// node being cancelled waits for that node's subtree to be walked. Walks are
+// proportional to the subtree and never block; trees are usually small.
+//
+// Lock order (HACKING.md's table: Context locks sit with the primitives' locks, after
+// a P's timer lock). Per-node `mu`s, parent before child (cancel_tree only); nobody
+// takes a parent's lock while holding a child's (unlinking happens after the child's
+// lock is released; references are dropped with no lock held). A node's lock is held
+// across closing its done channel (that channel's lock, then ready() and so
+// sched.lock), never the other way round: nothing holding a channel lock calls into
+// contexts. Timer operations (add_timer, del_timer: a P's timer lock) run with no
+// context lock held. A node's lock counts in tls_rt.locks like every Lock, so a
+// goroutine holding one is not preempted asynchronously; nothing here parks.
 #include <goro/core/context.hpp>
 
 #include <goro/core/detail/lock.hpp>
@@ -126,17 +148,34 @@ struct CancelNode final : ContextNode {
   // canceller that set err.
   Chan<Signal> done;
 
-  // Owned by this node: guards err's transition, children, armed — and, for each node
-  // in `children`, that child's sib_prev / sib_next / linked.
+  // Owned by this node: guards err's transition, children, pending, timer_state — and,
+  // for each node in `children`, that child's sib_prev / sib_next / linked. Held by a
+  // canceller from reaching this node until its whole subtree is cancelled.
   Lock mu;
   // atomic: 0 until cancelled, then the reason, never changed again. Stored (release)
-  // under mu by the first canceller, before done is closed; loaded lock-free by err()
+  // under mu by the canceller once every descendant is cancelled, just before done is
+  // closed; loaded lock-free by err()
   // (acquire: pairs with that store, so whoever sees the reason also sees everything
   // the canceller did before cancelling; done's close orders the rest). Under mu it is
   // read relaxed: the lock orders it.
   std::atomic<int> err{kErrNone};
   CancelNode* children = nullptr;  // guarded by mu: head of the weak children list
-  bool armed = false;              // guarded by mu: the timer holds a reference and may be pending
+  // Guarded by mu: where the deadline timer is (see with_deadline_ns). While not kNone,
+  // the timer holds one reference.
+  enum class TimerState : std::uint8_t {
+    kNone,                  // never armed, fired, or being deleted by a canceller
+    kArming,                // with_deadline_ns is in add_timer, outside mu
+    kArmed,                 // in a timer heap (or its callback is running)
+    kCancelledWhileArming,  // cancelled during kArming: the armer deletes it
+  };
+  TimerState timer_state = TimerState::kNone;
+  // Owned by the canceller that cancelled this node (finish_cancel, which moved
+  // timer_state from kArmed to kNone under mu): it calls del_timer once it holds no
+  // lock. No other canceller reads it.
+  bool stop_timer = false;
+  // Guarded by mu, used only by the canceller holding it (cancel_tree): children
+  // detached from `children` and not yet cancelled, linked by their work_next.
+  CancelNode* pending = nullptr;
 
   // Guarded by link_parent->mu: this node's entry in its link_parent's children list.
   CancelNode* sib_prev = nullptr;
@@ -144,7 +183,9 @@ struct CancelNode final : ContextNode {
   bool linked = false;
 
   // Owned by the canceller that detached this node from link_parent's list (only one
-  // can: `linked` goes true -> false once): the next node on its work stack.
+  // can: `linked` goes true -> false once): the link in link_parent's `pending`, then
+  // in that canceller's stack, then in one of its lists of references to drop. A walk
+  // that starts at this node never touches it.
   CancelNode* work_next = nullptr;
 
   // The deadline timer; runtime-owned while pending (see goro/core/detail/timer.hpp).
@@ -211,60 +252,129 @@ int link_to_parent(CancelNode* c) noexcept {
   return e;
 }
 
-// One node's share of Go's cancelCtx.cancel: set the reason, detach the children
-// (pushing each live one, with a reference, on *work), close done, delete the timer.
-// Returns false if n was already cancelled. The caller holds a reference on n.
-bool cancel_one(CancelNode* n, int err, CancelNode** work) noexcept {
-  n->mu.lock();
-  if (n->err.load(std::memory_order_relaxed) != kErrNone) {  // relaxed: under mu
-    n->mu.unlock();
-    return false;
-  }
-  // release: pairs with err()'s acquire load (see CancelNode::err).
-  n->err.store(err, std::memory_order_release);
+// Detaches n's children list (n->mu held): every child is unlinked, and each live one,
+// with a reference taken, goes on n->pending, to be cancelled before n itself.
+void detach_children(CancelNode* n) noexcept {
   CancelNode* c = n->children;
   n->children = nullptr;
+  CancelNode* pending = nullptr;
   while (c != nullptr) {
     CancelNode* next = c->sib_next;
     c->sib_prev = c->sib_next = nullptr;
     c->linked = false;
     if (try_retain(c)) {
-      c->work_next = *work;
-      *work = c;
+      c->work_next = pending;
+      pending = c;
     }
     c = next;
   }
-  const bool armed = n->armed;
-  n->armed = false;
-  n->mu.unlock();
+  n->pending = pending;
+}
 
+// The last step of cancelling n, all of whose children are cancelled (n->mu held): set
+// the reason, close done, and claim the timer for deletion (del_timer itself is called
+// with no lock held: a P's timer lock comes before primitives' locks, HACKING.md).
+void finish_cancel(CancelNode* n, int err) noexcept {
+  // release: pairs with err()'s acquire load (see CancelNode::err).
+  n->err.store(err, std::memory_order_release);
   try {
     // done is never closed elsewhere, unless a user closed a copy against the rules;
     // cancellation must still complete then.
     n->done.close();
   } catch (const ChanClosedError&) {
   }
-  // Go: timerCtx.cancel's c.timer.Stop(). If del_timer fails, the callback is running
-  // or about to: it finds n cancelled and drops the timer's reference itself.
-  if (armed && del_timer(&n->timer)) {
+  switch (n->timer_state) {
+    case CancelNode::TimerState::kArmed:
+      n->timer_state = CancelNode::TimerState::kNone;
+      n->stop_timer = true;
+      break;
+    case CancelNode::TimerState::kArming:
+      n->timer_state = CancelNode::TimerState::kCancelledWhileArming;
+      break;
+    default:
+      break;
+  }
+}
+
+// Go: timerCtx.cancel's c.timer.Stop(), for a node whose timer finish_cancel claimed.
+// No lock held; the caller holds a reference on n. If del_timer fails, the callback is
+// running or about to: it finds n cancelled and drops the timer's reference itself.
+void stop_claimed_timer(CancelNode* n) noexcept {
+  if (!n->stop_timer) return;
+  n->stop_timer = false;
+  if (del_timer(&n->timer)) {
     // The timer's reference; never the last one (the caller holds one).
     n->refs.fetch_sub(1, std::memory_order_acq_rel);  // acq_rel: as context_release
   }
-  return true;
 }
 
 // Go: cancelCtx.cancel(removeFromParent, err), for a whole subtree, without recursion.
 // The caller holds a reference on root.
+//
+// As Go's, it holds each node's lock from the moment it reaches the node until the
+// node's whole subtree is cancelled, taking a child's lock while holding its parent's
+// (lock order: parent before child). So another canceller of any node in the subtree,
+// and anyone linking a new child under one, waits until that node's subtree is done:
+// when any cancel returns, the subtree is cancelled. The walk is depth-first from an
+// intrusive stack; each node's reason is set (and done closed) after its children's,
+// so err() reporting a reason also means every descendant is cancelled. References
+// taken on children are dropped only once every lock is released: dropping the last
+// one unlinks the child, which takes its parent's lock.
 void cancel_tree(CancelNode* root, int err, bool remove_from_parent) noexcept {
-  CancelNode* work = nullptr;
-  if (!cancel_one(root, err, &work)) return;  // already cancelled: its children went then
-  if (remove_from_parent) unlink_from_parent(root);
-  while (work != nullptr) {
-    CancelNode* c = work;
-    work = c->work_next;
+  root->mu.lock();
+  if (root->err.load(std::memory_order_relaxed) != kErrNone) {  // relaxed: under mu
+    root->mu.unlock();  // already cancelled, subtree and all (see above)
+    return;
+  }
+  detach_children(root);
+  // Locked nodes below root, deepest first, linked by work_next (root's own work_next
+  // is not ours: a parent's canceller may have root on its pending list right now).
+  CancelNode* stack = nullptr;
+  // References to drop at the end, linked by work_next: nodes we cancelled (whose timer
+  // claim, stop_timer, is ours to act on), and nodes someone else had cancelled first
+  // (whose stop_timer belongs to that canceller: we must not even read it).
+  CancelNode* finished = nullptr;
+  CancelNode* skipped = nullptr;
+  for (;;) {
+    CancelNode* top = stack != nullptr ? stack : root;
+    if (CancelNode* c = top->pending) {
+      top->pending = c->work_next;
+      c->mu.lock();  // its parent, top, is held
+      if (c->err.load(std::memory_order_relaxed) != kErrNone) {  // relaxed: under mu
+        // Cancelled (subtree and all) before we got here; its canceller may be
+        // waiting for top's lock to unlink it.
+        c->mu.unlock();
+        c->work_next = skipped;
+        skipped = c;
+        continue;
+      }
+      detach_children(c);
+      c->work_next = stack;
+      stack = c;
+      continue;
+    }
+    // Every child of top is cancelled: now top itself.
+    finish_cancel(top, err);
+    top->mu.unlock();
+    if (top == root) break;
+    stack = top->work_next;
+    top->work_next = finished;
+    finished = top;
+  }
+  stop_claimed_timer(root);
+  if (remove_from_parent) unlink_from_parent(root);  // Go: removeChild
+  while (finished != nullptr) {
+    CancelNode* c = finished;
+    finished = c->work_next;
     c->work_next = nullptr;
-    cancel_one(c, err, &work);  // its children, detached above, need no unlinking
-    context_release(c);         // the reference try_retain took
+    stop_claimed_timer(c);
+    context_release(c);  // the reference detach_children took
+  }
+  while (skipped != nullptr) {
+    CancelNode* c = skipped;
+    skipped = c->work_next;
+    c->work_next = nullptr;
+    context_release(c);  // the reference detach_children took
   }
 }
 
@@ -332,17 +442,31 @@ ContextWithCancel with_deadline_ns(const Context& parent, std::int64_t when) {
     cancel_tree(c, kErrDeadline, true);  // already past
     return r;
   }
+  // Arm the timer unless c is already cancelled, with add_timer outside c->mu (lock
+  // order). A cancel that comes while we are in add_timer finds kArming and leaves the
+  // deletion to us; one that comes later finds kArmed and deletes it itself.
+  using TS = CancelNode::TimerState;
   c->mu.lock();
-  if (c->err.load(std::memory_order_relaxed) == kErrNone) {  // relaxed: under mu
-    c->refs.fetch_add(1, std::memory_order_relaxed);  // the armed reference; relaxed: we hold one
-    c->armed = true;
+  const bool arm = c->err.load(std::memory_order_relaxed) == kErrNone;  // relaxed: under mu
+  if (arm) {
+    c->refs.fetch_add(1, std::memory_order_relaxed);  // the timer's reference; relaxed: we hold one
+    c->timer_state = TS::kArming;
     c->timer.when = when;
     c->timer.period = 0;
     c->timer.fn = &fire_deadline;
     c->timer.arg = c;
-    add_timer(&c->timer);
   }
   c->mu.unlock();
+  if (!arm) return r;
+  add_timer(&c->timer);
+  c->mu.lock();
+  const bool cancelled = c->timer_state == TS::kCancelledWhileArming;
+  c->timer_state = cancelled ? TS::kNone : TS::kArmed;
+  c->mu.unlock();
+  if (cancelled && del_timer(&c->timer)) {
+    // The timer's reference; not the last one (r holds two).
+    c->refs.fetch_sub(1, std::memory_order_acq_rel);  // acq_rel: as context_release
+  }
   return r;
 }
 
@@ -440,7 +564,7 @@ Chan<Signal> Context::done() const noexcept {
 
 std::error_code Context::err() const noexcept {
   if (n_ == nullptr || n_->anchor == nullptr) return {};
-  // acquire: pairs with cancel_one's release store (see CancelNode::err).
+  // acquire: pairs with finish_cancel's release store (see CancelNode::err).
   const int e = n_->anchor->err.load(std::memory_order_acquire);
   if (e == detail::kErrNone) return {};
   return make_error_code(static_cast<ContextError>(e));

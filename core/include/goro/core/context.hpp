@@ -22,6 +22,10 @@
 //    a child made from an already-cancelled parent is cancelled at once; cancel is
 //    idempotent, the first reason sticks; a child cancelled on its own leaves its parent
 //    at once (nothing accumulates under a long-lived parent).
+//  - When a CancelFunc call returns, the context and every descendant are cancelled,
+//    even if another cancellation (a timer, an ancestor's) was already under way: it
+//    waits for that one to finish. A context's reason is set, and its done() closed,
+//    only after all its descendants' are (so err() non-empty implies the same below).
 //  - done() is a channel closed when the context is cancelled; after that, err() is
 //    non-zero. Receive from it (goro::recv(ctx.done()) in a select, or ctx.done().recv());
 //    never send on it or close it.
@@ -51,8 +55,9 @@
 // accessors also work from threads outside the runtime while it runs; with_timeout and
 // with_deadline arm a runtime timer, so they need the runtime to be running.
 // Cancelling runs the whole subtree's cancellation on the calling thread (or, for a
-// deadline, on the scheduler thread whose timer fired): it never blocks, but takes time
-// proportional to the number of descendants. See core/src/context.cpp for the story.
+// deadline, on the scheduler thread whose timer fired): it never parks, but takes time
+// proportional to the number of descendants, during which threads touching that
+// subtree (cancelling, deriving, dropping) wait. See core/src/context.cpp for the story.
 #pragma once
 
 #include <cstdint>
@@ -223,6 +228,7 @@ inline Context background() noexcept { return Context(); }
 [[nodiscard]] ContextWithCancel with_cancel(const Context& parent);
 
 // A child also cancelled, with kDeadlineExceeded, at `deadline` (Go: context.WithDeadline).
+// Clock::time_point::max() means no deadline (and a timeout that overflows saturates to it).
 [[nodiscard]] ContextWithCancel with_deadline(const Context& parent, Clock::time_point deadline);
 
 // with_deadline(parent, now + timeout) (Go: context.WithTimeout).
