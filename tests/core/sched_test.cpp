@@ -1,6 +1,7 @@
 // The scheduler through the public API (and a few internals): run/go/yield semantics,
 // ids and counts, stealing, the 61-tick fairness rule, bounded and reused threads,
 // set_max_procs, and the fatal paths (uncaught exception, stack overflow).
+#include <goro/core/blocking.hpp>
 #include <goro/goro.hpp>
 
 #include <gtest/gtest.h>
@@ -339,6 +340,47 @@ TEST_F(Fatal, StackOverflowHitsTheGuardAndIsReported) {
                           wg.wait();
                         }),
               ::testing::ExitedWithCode(2), "stack overflow in goroutine [0-9]+");
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(Fatal, ThreadCapIsAClearError) {
+  EXPECT_EXIT(goro::run(goro::Config{.max_procs = 1, .max_threads = 3},
+                        [] {
+                          // Each goroutine blocks its thread; sysmon hands the P to a new
+                          // M each time, until the cap.
+                          goro::WaitGroup wg;
+                          for (int i = 0; i < 8; ++i) {
+                            wg.add(1);
+                            goro::go([&] {
+                              goro::blocking([] { ::sleep(5); });
+                              wg.done();
+                            });
+                          }
+                          wg.wait();
+                        }),
+              ::testing::ExitedWithCode(2), "thread limit exceeded: 4 OS threads \\(GORO_MAXTHREADS=3\\)");
+}
+
+TEST_F(Fatal, MapCountLimitIsAClearErrorNotACrash) {
+  // Forced onto the mprotect guard path (as on kernels without MADV_GUARD_INSTALL),
+  // more parked goroutines than vm.max_map_count allows stacks for.
+  EXPECT_EXIT(
+      {
+        ::setenv("GORO_DEBUG", "madvguard=0", 1);
+        goro::run([] {
+          goro::WaitGroup block;
+          block.add(1);
+          for (int i = 0; i < 1'000'000; ++i) {
+            goro::go([&] { block.wait(); });
+            if (i % 1024 == 0) goro::yield();  // let them start (and take stacks)
+          }
+          block.done();
+        });
+      },
+      ::testing::ExitedWithCode(2), "too many goroutines: .* vm.max_map_count=");
 }
 
 }  // namespace
