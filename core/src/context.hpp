@@ -24,7 +24,10 @@
 
 #include <goro/core/detail/lock.hpp>
 
+#include <cxxabi.h>
+
 #include <cstddef>
+#include <cstring>
 
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
@@ -60,6 +63,14 @@ namespace goro::detail {
 // on another thread, and the compiler must not reuse an address it computed before.
 ThreadRt* this_thread_rt() noexcept;
 
+// Swaps the thread's exception-handling state: from's goes into from, to's comes out.
+[[gnu::always_inline]] inline void swap_eh(unsigned char* from_eh, const unsigned char* to_eh) noexcept {
+  void* g = abi::__cxa_get_globals();
+  static_assert(sizeof(void*) + sizeof(unsigned) <= 16, "__cxa_eh_globals layout");
+  std::memcpy(from_eh, g, 16);
+  std::memcpy(g, to_eh, 16);
+}
+
 // One execution context: a goroutine's or an M's own thread stack (g0).
 // Owner: the M running it, or, while suspended, whoever holds the G (a run queue slot,
 // a wait queue under its lock).
@@ -69,6 +80,10 @@ struct Ctx {
   std::size_t stack_size = 0;   // usable bytes above stack_lo
   int saved_locks = 0;          // tls_rt.locks of this context while suspended
   int saved_nopreempt = 0;      // tls_rt.nopreempt of this context while suspended
+  // The C++ runtime's per-thread exception state (__cxa_eh_globals: the stack of
+  // exceptions being handled, the uncaught count) belongs to the goroutine, not the
+  // thread: a goroutine may block inside a catch block and resume on another thread.
+  alignas(8) unsigned char eh[16] = {};
 #if GORO_ASAN
   void* asan_fake_stack = nullptr;
 #endif
@@ -110,6 +125,7 @@ struct Ctx {
   from->saved_nopreempt = rt->nopreempt;
   rt->locks = to->saved_locks;
   rt->nopreempt = to->saved_nopreempt;
+  swap_eh(from->eh, to->eh);
   sanitizer_before_switch(from, to, from_exits);
   goro_ctx_switch(&from->sp, to->sp);
   sanitizer_after_switch(from);
@@ -123,6 +139,8 @@ struct Ctx {
   from->saved_nopreempt = rt->nopreempt;
   rt->locks = 0;  // a fresh goroutine holds nothing
   rt->nopreempt = 0;
+  static const unsigned char kNoExceptions[16] = {};
+  swap_eh(from->eh, kNoExceptions);
   sanitizer_before_switch(from, to, from_exits);
   char* top = static_cast<char*>(to->stack_lo) + to->stack_size;
   goro_ctx_start(&from->sp, top, arg, fn);

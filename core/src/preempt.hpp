@@ -17,8 +17,14 @@ struct P;
 // follows the context across switches.
 struct NoPreempt {
   NoPreempt() noexcept {
-    if (this_thread_rt()->detached) reattach();  // get a P back first (may switch threads)
-    ++this_thread_rt()->nopreempt;
+    // Direct thread-local access is fine here: nothing between these lines switches
+    // threads except reattach(), after which the out-of-line accessor is used.
+    if (tls_rt.detached) {
+      reattach();  // get a P back first (may switch threads)
+      ++this_thread_rt()->nopreempt;
+      return;
+    }
+    ++tls_rt.nopreempt;
   }
   ~NoPreempt() { --this_thread_rt()->nopreempt; }
   NoPreempt(const NoPreempt&) = delete;

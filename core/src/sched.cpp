@@ -98,7 +98,7 @@ Sched sched;
 
 namespace {
 
-thread_local M* tls_m = nullptr;
+thread_local M* tls_m __attribute__((tls_model("initial-exec"))) = nullptr;
 // The max_procs the next run() uses when set_max_procs is called outside run().
 std::atomic<int> g_pending_procs{0};
 // atomic: true between run()'s start and its end; only for the reentrancy check.

@@ -384,3 +384,37 @@ TEST_F(Fatal, MapCountLimitIsAClearErrorNotACrash) {
 }
 
 }  // namespace
+
+namespace {
+
+// The C++ runtime's "exception being handled" state travels with the goroutine: one
+// may block inside a catch block while others throw and catch on the same thread, and
+// rethrow later, wherever it resumes.
+TEST(Exceptions, BlockingInsideCatchBlocksIsSafe) {
+  goro::run(goro::Config{.max_procs = 2}, [] {
+    std::atomic<int> ok{0};
+    goro::WaitGroup wg;
+    constexpr int kN = 200;
+    wg.add(kN);
+    for (int i = 0; i < kN; ++i) {
+      goro::go([&, i] {
+        try {
+          throw std::runtime_error("e" + std::to_string(i));
+        } catch (const std::runtime_error&) {
+          goro::yield();
+          try {
+            throw;  // the exception this goroutine is handling, not another's
+          } catch (const std::runtime_error& e) {
+            if (std::string(e.what()) == "e" + std::to_string(i)) ok++;
+          }
+        }
+        EXPECT_EQ(std::uncaught_exceptions(), 0);
+        wg.done();
+      });
+    }
+    wg.wait();
+    EXPECT_EQ(ok.load(), kN);
+  });
+}
+
+}  // namespace
