@@ -100,7 +100,8 @@ void reattach() noexcept {
 namespace {
 
 std::uintptr_t g_text_lo = 0, g_text_hi = 0;  // the main executable's code
-bool g_async = false;    // stop goroutines at instructions (x86-64, no sanitizer)
+bool g_async_capable = false;  // stops at instructions are possible here
+bool g_async = false;    // ... and enabled for this run() (GORO_DEBUG=asyncpreemptoff=0)
 bool g_signals = false;  // send SIGURG at all (async or backstop)
 struct sigaction g_old_urg;
 std::atomic<bool> g_installed{false};
@@ -229,9 +230,14 @@ void preempt_init() noexcept {
   return;  // TSan defers signals to its own safe points; cooperative preemption only
 #else
   bool expected = false;
-  // acq_rel: one installer per process.
-  if (!g_installed.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) return;
-  if (debug_setting("asyncpreemptoff", 0) != 0) return;
+  // acq_rel: one installer per process (the handler stays; the settings are per run()).
+  if (!g_installed.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) {
+    g_async = g_async_capable && debug_setting("asyncpreemptoff", 0) == 0;
+    return;
+  }
+  // asyncpreemptoff=1 (as in Go): no stops at arbitrary instructions; the signal still
+  // serves the backstop, and the cooperative checks go on.
+  bool async_off = debug_setting("asyncpreemptoff", 0) != 0;
   dl_iterate_phdr(&find_main_text, nullptr);
   detect_xsave();
   bool have_rt = __start_goro_rt != nullptr && __stop_goro_rt != nullptr;
@@ -240,7 +246,8 @@ void preempt_init() noexcept {
   bool static_libc = malloc_pc == 0 || (malloc_pc >= g_text_lo && malloc_pc < g_text_hi);
   g_signals = have_rt;
 #if defined(__x86_64__) && !GORO_ASAN
-  g_async = have_rt && !static_libc && g_text_lo != 0;
+  g_async_capable = have_rt && !static_libc && g_text_lo != 0;
+  g_async = g_async_capable && !async_off;
 #endif
   if (!g_signals) return;
   struct sigaction sa;

@@ -746,6 +746,18 @@ void execute(M* m, G* next, bool inherit_time, Ctx* from, G* from_g, bool from_e
 // Go: the first part of findRunnable, cheap enough to run on a goroutine's stack.
 G* find_runnable_fast(P* p, bool* inherit_time) noexcept {
   *inherit_time = false;
+  // The slice is used up (sysmon asked for a preemption) and goroutines wait globally:
+  // one of them goes first, so a pair trading runnext cannot keep the P forever (Go
+  // gets the same from the preemption it then performs at the next function prologue).
+  // relaxed: see P::preempt.
+  if (p->preempt.load(std::memory_order_relaxed) != 0 &&
+      sched.runqsize.load(std::memory_order_relaxed) > 0) {
+    p->preempt.store(0, std::memory_order_relaxed);
+    sched.lock.lock();
+    G* g = globrunq_get_locked(p, 1);
+    sched.lock.unlock();
+    if (g != nullptr) return g;
+  }
   if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
       sched.runqsize.load(std::memory_order_relaxed) > 0) {
     sched.lock.lock();

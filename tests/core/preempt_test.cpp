@@ -14,7 +14,9 @@
 #include <cstring>
 #include <vector>
 
+#include "g.hpp"
 #include "preempt.hpp"
+#include "sched.hpp"
 
 using namespace std::chrono_literals;
 
@@ -162,6 +164,124 @@ TEST(Preempt, CooperativePointYields) {
     auto end = goro::Clock::now() + 2s;
     while (!other_ran && goro::Clock::now() < end) goro::preempt_point();
     EXPECT_TRUE(other_ran.load());
+  });
+}
+
+}  // namespace
+
+namespace {
+
+// Two goroutines trading runnext forever (an unbuffered ping-pong) share one time slice;
+// when it is used up, a goroutine waiting in the global queue gets the P.
+TEST(Preempt, RunnextPairDoesNotStarveTheGlobalQueue) {
+  goro::run(goro::Config{.max_procs = 1}, [] {
+    std::atomic<bool> stop{false};
+    goro::Chan<int> ping(0), pong(0);
+    goro::WaitGroup pair;
+    pair.add(2);
+    goro::go([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+        ping.send(1);
+        pong.recv();
+      }
+      ping.close();
+      pair.done();
+    });
+    goro::go([&] {
+      while (ping.recv()) pong.send(1);
+      pair.done();
+    });
+    goro::yield();  // let the pair get going
+    std::atomic<bool> ran{false};
+    auto t0 = goro::Clock::now();
+    void* storage;
+    using namespace goro::detail;
+    G* g = new_g(sizeof(void*), alignof(void*), [](void* fn) {
+      (*static_cast<std::atomic<bool>**>(fn))->store(true);
+    }, &storage);
+    ::new (storage) std::atomic<bool>*(&ran);
+    globrunq_put_for_test(g);
+    while (!ran.load() && goro::Clock::now() - t0 < 5s) goro::sleep(1ms);
+    auto waited = goro::Clock::now() - t0;
+    stop = true;
+    pair.wait();
+    EXPECT_TRUE(ran.load());
+    EXPECT_LT(waited, 200ms) << "the runnext pair kept the P";
+  });
+}
+
+TEST(Preempt, AsyncOffLeavesCooperativeAndBackstop) {
+  if (sanitized()) GTEST_SKIP() << "signal preemption is off under sanitizers";
+  ::setenv("GORO_DEBUG", "asyncpreemptoff=1", 1);
+  auto before = goro::detail::preempt_stats();
+  auto worst = worst_lateness_behind(
+      [](std::atomic<bool>& stop) {
+        std::uint64_t x = 1;
+        while (!stop.load(std::memory_order_relaxed)) x = x * 6364136223846793005ull + 1;
+        g_sink = x;
+      },
+      1000ms);
+  ::unsetenv("GORO_DEBUG");
+  auto after = goro::detail::preempt_stats();
+  EXPECT_EQ(after.async, before.async);
+  EXPECT_GT(after.detached, before.detached);
+  EXPECT_LT(worst, 200ms) << "sleeper starved: " << worst.count() / 1e6 << " ms";
+}
+
+// Many call-free hogs preempted over and over while channel users pass messages, 2 Ps:
+// every message arrives exactly once.
+TEST(Preempt, HeavyPreemptionLosesNothing) {
+  goro::run(goro::Config{.max_procs = 2}, [] {
+    std::atomic<bool> stop{false};
+    goro::WaitGroup hogs;
+    for (int h = 0; h < 4; ++h) {
+      hogs.add(1);
+      goro::go([&] {
+        std::uint64_t x = 1;
+        while (!stop.load(std::memory_order_relaxed)) x = x * 6364136223846793005ull + 1;
+        g_sink = x;
+        hogs.done();
+      });
+    }
+    // Producers send for two seconds (several seconds of hogging in all).
+    constexpr int kProducers = 4, kMaxPer = 4'000'000;
+    goro::Chan<int> ch(16);
+    std::vector<std::atomic<std::uint8_t>> seen(static_cast<std::size_t>(kProducers) * kMaxPer);
+    std::atomic<long> sent{0};
+    auto until = goro::Clock::now() + 2s;
+    goro::WaitGroup producers, consumers;
+    for (int p = 0; p < kProducers; ++p) {
+      producers.add(1);
+      goro::go([&, p] {
+        int i = 0;
+        for (; i < kMaxPer && (i % 256 != 0 || goro::Clock::now() < until); ++i) {
+          ch.send(p * kMaxPer + i);
+        }
+        sent += i;
+        producers.done();
+      });
+    }
+    std::atomic<long> received{0};
+    for (int c = 0; c < 4; ++c) {
+      consumers.add(1);
+      goro::go([&] {
+        while (auto v = ch.recv()) {
+          seen[static_cast<std::size_t>(*v)].fetch_add(1);
+          received++;
+        }
+        consumers.done();
+      });
+    }
+    producers.wait();
+    ch.close();
+    consumers.wait();
+    stop = true;
+    hogs.wait();
+    EXPECT_EQ(received.load(), sent.load());
+    EXPECT_GT(sent.load(), 1000);
+    long twice = 0;
+    for (auto& x : seen) twice += x.load() > 1;
+    EXPECT_EQ(twice, 0);
   });
 }
 
