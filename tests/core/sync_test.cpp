@@ -614,6 +614,7 @@ TEST(Cond, SignalWakesLongestWaiterFirst) {
         ++entered;
         c.wait(hold);  // a wake-up is never spurious here: only signal() wakes
         woke.push_back(i);
+        hold.unlock();  // before done(): m lives in the main goroutine's frame
         wg.done();
       });
       // Once we can lock m and see entered == i+1, waiter i has its ticket.
@@ -651,6 +652,7 @@ TEST(Cond, BroadcastWakesAll) {
         ++waiting;
         c.wait(hold, [&] { return go_flag; });
         done.fetch_add(1);
+        hold.unlock();  // before done(): m lives in the main goroutine's frame
         wg.done();
       });
     }
