@@ -59,9 +59,6 @@ void goro_ctx_start(void** save_sp, void* stack_top, void* arg, void (*fn)(void*
 
 namespace goro::detail {
 
-// &tls_rt of the thread running now. Never inlined: after a switch the context may be
-// on another thread, and the compiler must not reuse an address it computed before.
-ThreadRt* this_thread_rt() noexcept;
 
 // Swaps the thread's exception-handling state: from's goes into from, to's comes out.
 [[gnu::always_inline]] inline void swap_eh(unsigned char* from_eh, const unsigned char* to_eh) noexcept {
@@ -120,11 +117,10 @@ struct Ctx {
 // Suspends `from` and resumes `to` (which must have run before). Returns when someone
 // switches back to `from`.
 [[gnu::always_inline]] inline void ctx_switch(Ctx* from, Ctx* to, bool from_exits = false) noexcept {
-  ThreadRt* rt = this_thread_rt();
-  from->saved_locks = rt->locks;
-  from->saved_nopreempt = rt->nopreempt;
-  rt->locks = to->saved_locks;
-  rt->nopreempt = to->saved_nopreempt;
+  from->saved_locks = GORO_TLS_RT(locks);
+  from->saved_nopreempt = GORO_TLS_RT(nopreempt);
+  GORO_TLS_RT(locks) = to->saved_locks;
+  GORO_TLS_RT(nopreempt) = to->saved_nopreempt;
   swap_eh(from->eh, to->eh);
   sanitizer_before_switch(from, to, from_exits);
   goro_ctx_switch(&from->sp, to->sp);
@@ -134,11 +130,10 @@ struct Ctx {
 // Suspends `from` and starts fn(arg) on the fresh stack of `to` (sp == nullptr).
 [[gnu::always_inline]] inline void ctx_start(Ctx* from, Ctx* to, void* arg, void (*fn)(void*),
                       bool from_exits = false) noexcept {
-  ThreadRt* rt = this_thread_rt();
-  from->saved_locks = rt->locks;
-  from->saved_nopreempt = rt->nopreempt;
-  rt->locks = 0;  // a fresh goroutine holds nothing
-  rt->nopreempt = 0;
+  from->saved_locks = GORO_TLS_RT(locks);
+  from->saved_nopreempt = GORO_TLS_RT(nopreempt);
+  GORO_TLS_RT(locks) = 0;  // a fresh goroutine holds nothing
+  GORO_TLS_RT(nopreempt) = 0;
   static const unsigned char kNoExceptions[16] = {};
   swap_eh(from->eh, kNoExceptions);
   sanitizer_before_switch(from, to, from_exits);

@@ -17,16 +17,10 @@ struct P;
 // follows the context across switches.
 struct NoPreempt {
   NoPreempt() noexcept {
-    // Direct thread-local access is fine here: nothing between these lines switches
-    // threads except reattach(), after which the out-of-line accessor is used.
-    if (tls_rt.detached) {
-      reattach();  // get a P back first (may switch threads)
-      ++this_thread_rt()->nopreempt;
-      return;
-    }
-    ++tls_rt.nopreempt;
+    if (GORO_TLS_RT(detached)) reattach();  // get a P back first (may switch threads)
+    ++GORO_TLS_RT(nopreempt);
   }
-  ~NoPreempt() { --this_thread_rt()->nopreempt; }
+  ~NoPreempt() { --GORO_TLS_RT(nopreempt); }  // see GORO_TLS_RT: safe after a switch
   NoPreempt(const NoPreempt&) = delete;
   NoPreempt& operator=(const NoPreempt&) = delete;
 };

@@ -109,6 +109,14 @@ constexpr int kGChunk = 64;
 
 }  // namespace
 
+// The M of this thread, inline where it is safe (see GORO_TLS_RT in lock.hpp: x86-64
+// reads initial-exec thread-locals %fs-relative at every access).
+#if defined(__x86_64__)
+#define GORO_CUR_M() (tls_m)
+#else
+#define GORO_CUR_M() (current_m())
+#endif
+
 [[gnu::noinline]] M* current_m() noexcept {
   // The empty asm with a memory clobber keeps the compiler from proving this function
   // pure and merging two calls across a context switch (the goroutine may have moved).
@@ -793,7 +801,7 @@ void switch_away(M* m, G* cur, bool exiting) noexcept {
     m->curg = nullptr;
     ctx_switch(&cur->ctx, &m->g0, exiting);
   }
-  post_switch(current_m());
+  post_switch(GORO_CUR_M());
 }
 
 }  // namespace
@@ -805,7 +813,7 @@ void requeue_global_and_stop(M* m, G* g) noexcept {
   m->curg = nullptr;
   ctx_switch(&g->ctx, &m->g0);
   // Resumed later by some M that took us off the global queue: finish its switch.
-  post_switch(current_m());
+  post_switch(GORO_CUR_M());
 }
 
 namespace {
@@ -875,7 +883,7 @@ void main_exited() noexcept {
 void g_main(void* arg) noexcept {
   G* g = static_cast<G*>(arg);
   sanitizer_after_switch(&g->ctx);
-  post_switch(current_m());
+  post_switch(GORO_CUR_M());
   try {
     g->entry(g->fn);
   } catch (...) {
@@ -1445,7 +1453,7 @@ using namespace detail;
 
 void yield() noexcept {
   NoPreempt np;
-  M* m = current_m();
+  M* m = GORO_CUR_M();
   G* g = m != nullptr ? m->curg : nullptr;
   if (g == nullptr) {
     sched_yield();
@@ -1455,7 +1463,6 @@ void yield() noexcept {
   bool inherit = false;
   bool leave = must_leave_p(m);
   if (!leave) {
-    run_timers(m->p);
     next = find_runnable_fast(m->p, &inherit);
     if (next == nullptr) return;  // nothing else to run here: keep going
   }
@@ -1468,7 +1475,7 @@ void yield() noexcept {
     m->curg = nullptr;
     ctx_switch(&g->ctx, &m->g0);
   }
-  post_switch(current_m());
+  post_switch(GORO_CUR_M());
 }
 
 void preempt_point() noexcept {

@@ -27,6 +27,17 @@ struct ThreadRt {
   bool detached = false;
 };
 extern thread_local ThreadRt tls_rt __attribute__((tls_model("initial-exec")));
+// On x86-64 an initial-exec thread-local is read and written %fs-relative at every
+// access, so code that may have moved to another thread (after a switch) still reaches
+// the right thread's copy as long as it never takes the variable's address. Elsewhere
+// (aarch64 reads the thread pointer into a register, which compilers may reuse), go
+// through a function that cannot be inlined.
+ThreadRt* this_thread_rt() noexcept;
+#if defined(__x86_64__)
+#define GORO_TLS_RT(field) (::goro::detail::tls_rt.field)
+#else
+#define GORO_TLS_RT(field) (::goro::detail::this_thread_rt()->field)
+#endif
 // Gets a P back for a goroutine whose P was handed off by the backstop.
 void reattach() noexcept;
 
