@@ -80,7 +80,7 @@ void goro_async_preempted() noexcept;
 
 namespace goro::detail {
 
-thread_local ThreadRt tls_rt __attribute__((tls_model("initial-exec")));
+constinit thread_local ThreadRt tls_rt __attribute__((tls_model("initial-exec")));
 
 [[gnu::noinline]] ThreadRt* this_thread_rt() noexcept {
   asm volatile("" ::: "memory");

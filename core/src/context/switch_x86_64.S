@@ -1,7 +1,11 @@
 // goro's context switch for x86-64 (System V ABI). See core/src/context.hpp.
 //
-// A suspended context is just a stack pointer: the callee-saved registers, the MXCSR
-// and x87 control words, and the resume address were pushed on its own stack.
+// A suspended context is just a stack pointer: the callee-saved registers and the resume
+// address were stored on its own stack. The floating-point control state (MXCSR, the x87
+// control word: rounding mode, exception masks) is not switched, as Go's gogo does not:
+// it belongs to the thread, and goroutines share it. Saving it cost ~3 ns of an ~8 ns
+// switch (stmxcsr/ldmxcsr). A goroutine stopped asynchronously saves and restores all of
+// it (XSAVE) in the preemption trampoline, so preemption never changes it under code.
 //
 //   goro_ctx_switch(void** save_sp, void* load_sp)
 //     saves the caller's context, stores its sp in *save_sp, resumes load_sp.
@@ -10,7 +14,7 @@
 //     stack whose (16-byte aligned) top is stack_top. fn never returns.
 //
 // Frame of a suspended context, from its saved sp upwards:
-//   +0x00 mxcsr (4 bytes), x87 control word (2 bytes), pad
+//   +0x00 unused (kept for alignment)
 //   +0x08 r15  +0x10 r14  +0x18 r13  +0x20 r12  +0x28 rbx  +0x30 rbp  +0x38 return address
 // Caller-saved registers need no saving: the switch is an ordinary call. The
 // asynchronous preemption trampoline (issue 5) saves every register itself on the
@@ -22,12 +26,13 @@
         .p2align 4
 goro_ctx_switch:
         .cfi_startproc
-        // Stores to fixed offsets rather than push/pop, and a jmp to the loaded return
-        // address rather than ret (a ret on the new stack always misses the return
-        // stack buffer): ~8 ns instead of ~11 ns per switch (loadtest/README.md).
+        // Stores to fixed offsets rather than push/pop. It ends with ret, not with a jmp
+        // to the loaded return address as Boost's fcontext does: a jmp is a little faster
+        // in a switch-only loop, but it leaves the call's return-stack-buffer entry
+        // behind, and every ret after the switch then mispredicts (yield ping-pong went
+        // from ~20 to ~40 ns). Goroutines suspended at the same call site make the ret
+        // itself predictable.
         leaq    -0x38(%rsp), %rsp
-        stmxcsr (%rsp)
-        fnstcw  0x4(%rsp)
         movq    %r15, 0x08(%rsp)
         movq    %r14, 0x10(%rsp)
         movq    %r13, 0x18(%rsp)
@@ -36,17 +41,14 @@ goro_ctx_switch:
         movq    %rbp, 0x30(%rsp)
         movq    %rsp, (%rdi)
         movq    %rsi, %rsp
-        movq    0x38(%rsp), %r8
-        ldmxcsr (%rsp)
-        fldcw   0x4(%rsp)
         movq    0x08(%rsp), %r15
         movq    0x10(%rsp), %r14
         movq    0x18(%rsp), %r13
         movq    0x20(%rsp), %r12
         movq    0x28(%rsp), %rbx
         movq    0x30(%rsp), %rbp
-        leaq    0x40(%rsp), %rsp
-        jmp     *%r8
+        leaq    0x38(%rsp), %rsp
+        ret
         .cfi_endproc
         .size   goro_ctx_switch, .-goro_ctx_switch
 
@@ -56,8 +58,6 @@ goro_ctx_switch:
 goro_ctx_start:
         .cfi_startproc
         leaq    -0x38(%rsp), %rsp
-        stmxcsr (%rsp)
-        fnstcw  0x4(%rsp)
         movq    %r15, 0x08(%rsp)
         movq    %r14, 0x10(%rsp)
         movq    %r13, 0x18(%rsp)

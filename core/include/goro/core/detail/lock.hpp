@@ -26,7 +26,8 @@ struct ThreadRt {
   int nopreempt = 0;
   bool detached = false;
 };
-extern thread_local ThreadRt tls_rt __attribute__((tls_model("initial-exec")));
+// constinit: no dynamic initialization, so accesses need no TLS wrapper call.
+extern constinit thread_local ThreadRt tls_rt __attribute__((tls_model("initial-exec")));
 // On x86-64 an initial-exec thread-local is read and written %fs-relative at every
 // access, so code that may have moved to another thread (after a switch) still reaches
 // the right thread's copy as long as it never takes the variable's address. Elsewhere
