@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <string>
@@ -138,7 +139,8 @@ void sysmon_main() noexcept {
     // within 2 ms of its 10 ms (Go's doubling to 10 ms lets slices run ~20 ms, which is
     // what a sleeper behind a CPU hog then waits). ~500 cheap wake-ups a second, only
     // while the runtime is busy; an idle runtime still sleeps deeply.
-    if (delay > 2000 && !all_idle()) delay = 2000;
+    std::int64_t busy_cap = std::min<std::int64_t>(2000, g_slice_ns / 5000);  // <= slice/5
+    if (delay > busy_cap && !all_idle()) delay = busy_cap;
     sleep_us(delay);
     if (g_stop.load(std::memory_order_acquire) != 0) break;
 
