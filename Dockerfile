@@ -1,8 +1,11 @@
 # goro in a container: builds the library and its examples in Release on Debian 12, then
-# runs the example program (for now the core demo, examples/hello.cpp).
+# runs the example HTTP service (examples/http_service.cpp) on port 8080.
 #
-#   docker build -t goro . && docker run --rm goro               # or: ... goro hello --help
-#   docker run --rm -e GORO_MAXPROCS=4 goro
+#   docker build -t goro . && docker run --rm -p 8080:8080 goro   # then: curl localhost:8080/
+#   docker run --rm -p 8080:8080 -e GORO_MAXPROCS=4 goro
+#   docker run --rm goro http_service --help                      # or another example: hello
+# `docker stop` sends SIGTERM: the service stops accepting, finishes the requests in flight
+# (up to 10 s, --grace) and exits 0.
 FROM debian:bookworm AS build
 
 WORKDIR /src
@@ -24,4 +27,8 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release \
 # program links a shared library from a -dev package (libssl3 for TLS), install it here.
 FROM debian:bookworm
 COPY --from=build /out/ /usr/local/bin/
-CMD ["hello"]
+# What GET /file?path=... serves (the service's --root is its working directory).
+WORKDIR /srv/www
+COPY README.md ./
+EXPOSE 8080
+CMD ["http_service", "--port", "8080"]

@@ -12,8 +12,9 @@
 GORO_BUILD_DEPS="cmake g++ make git pkg-config libasio-dev libssl-dev node-llhttp"
 # Run the test suite and build the benchmarks.
 GORO_TEST_DEPS="libgtest-dev libgmock-dev libbenchmark-dev"
-# Side-by-side load tests (loadtest/): the Go counterparts and the load generator.
-GORO_LOADTEST_DEPS="golang-go wrk"
+# Side-by-side load tests (loadtest/): the Go counterparts, nginx (the http suite's
+# anchor) and the load generator.
+GORO_LOADTEST_DEPS="golang-go wrk nginx-light"
 
 goro_ensure_packages() {
   goro_missing=""

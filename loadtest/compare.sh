@@ -32,7 +32,7 @@ RUNS=5
 WARMUP=1
 RUN_TIMEOUT=300
 DO_BUILD=1
-SUITES="core"  # later: sync syscall preempt tcp http
+SUITES="core sync syscall"  # later: preempt tcp http
 
 usage() {
   sed -n '3,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'
@@ -236,11 +236,11 @@ compare_case() {
   go_v=$(median "$dir/go.vals")
   echo "   spread (min..max): goro $(spread "$dir/goro.vals"), go $(spread "$dir/go.vals")" >&2
   awk -v suite="$SUITE" -v name="$name" -v better="$better" -v goal="$goal" -v unit="$unit" \
-    -v a="$goro_v" -v b="$go_v" 'BEGIN {
+    -v a="$goro_v" -v b="$go_v" -v anchor="${ANCHOR:-go}" 'BEGIN {
       if (a <= 0 || b <= 0) r = 0
       else r = (better == "higher") ? a / b : b / a
-      printf "RESULT %s/%s goro=%s%s go=%s%s ratio=%.2f goal=%s %s\n",
-        suite, name, a, unit, b, unit, r, goal, (r >= goal) ? "MET" : "SHORT"
+      printf "RESULT %s/%s goro=%s%s %s=%s%s ratio=%.2f goal=%s %s\n",
+        suite, name, a, unit, anchor, b, unit, r, goal, (r >= goal) ? "MET" : "SHORT"
     }'
   if [[ -s $dir/info ]]; then
     local line="INFO $SUITE/$name" key
@@ -292,6 +292,321 @@ suite_core() {
       echo "ERROR $SUITE/ctx_switch: the run failed (see above)"
       FAILED=1
     fi
+  fi
+}
+
+# --- suite: sync ---------------------------------------------------------------------------
+# Channels, Mutex and timers (issue 3). Binaries: tests/bench/sync_bench.cpp,
+# loadtest/go/sync/main.go.
+suite_sync() {
+  local goro="$BUILD/tests/bench/sync_bench" go="$BUILD/go/sync"
+
+  # Two goroutines passing an int back and forth over two unbuffered channels: round trips/s.
+  compare_case pingpong_p1 higher 1.5 /s \
+    -- pinned 1 "$goro" pingpong 1000000 -- pinned 1 "$go" pingpong 1000000
+  compare_case pingpong_p2 higher 1.5 /s \
+    -- pinned 2 "$goro" pingpong 1000000 -- pinned 2 "$go" pingpong 1000000
+
+  # One producer, one consumer, a channel of capacity 128: messages/s.
+  compare_case buffered128_p1 higher 1.5 /s \
+    -- pinned 1 "$goro" buffered 10000000 -- pinned 1 "$go" buffered 10000000
+  compare_case buffered128_p2 higher 1.5 /s \
+    -- pinned 2 "$goro" buffered 10000000 -- pinned 2 "$go" buffered 10000000
+
+  # 4 goroutines on 2 Ps taking turns on one Mutex around a counter: lock/unlock pairs/s.
+  compare_case mutex_4g_p2 higher 1 /s \
+    -- pinned 2 "$goro" mutex 2000000 -- pinned 2 "$go" mutex 2000000
+
+  # 100,000 goroutines each sleeping 10 ms once (2 Ps): wall time from the first spawn to
+  # the last wake-up, and the p99 of the goroutines' lateness.
+  compare_case sleep_100k_wall lower 1 ms \
+    -- pinned 2 "$goro" sleep_wall 100000 -- pinned 2 "$go" sleep_wall 100000
+  compare_case sleep_100k_late_p99 lower 1 us \
+    -- pinned 2 "$goro" sleep_late 100000 -- pinned 2 "$go" sleep_late 100000
+}
+
+# --- suite: syscall ------------------------------------------------------------------------
+# Blocking system calls by P hand-off (issue 4), GOMAXPROCS=1. Binaries:
+# tests/bench/syscall_bench.cpp, loadtest/go/syscall/main.go.
+suite_syscall() {
+  local goro="$BUILD/tests/bench/syscall_bench" go="$BUILD/go/syscall"
+  local k metric
+
+  # A 1 ms ticker's lateness (max, p99) and the process's OS threads while K goroutines
+  # sit in read(2) on blocking pipes.
+  for k in 1 8; do
+    for metric in max p99; do
+      compare_case "ticker_block${k}_${metric}" lower 1 us \
+        -- pinned 1 "$goro" ticker "$k" "$metric" -- pinned 1 "$go" ticker "$k" "$metric"
+    done
+    compare_case "threads_block${k}" lower 1 "" \
+      -- pinned 1 "$goro" ticker "$k" threads -- pinned 1 "$go" ticker "$k" threads
+  done
+
+  # The syscall path around a trivial system call: goro::blocking(getpid) against Go's
+  # syscall.Getpid (INFO: the bare getpid(2), and Go's syscall.Syscall(SYS_GETPID), which
+  # goes through entersyscall as goro::blocking does).
+  compare_case getpid lower 1 ns \
+    -- pinned 1 "$goro" getpid 2000000 -- pinned 1 "$go" getpid 2000000
+}
+
+# --- suite: preempt -------------------------------------------------------------------------
+# Preemption of CPU hogs (issue 5). Binaries: tests/bench/preempt_bench.cpp,
+# loadtest/go/preempt/main.go.
+SUITES+=" preempt"
+suite_preempt() {
+  local goro="$BUILD/tests/bench/preempt_bench" go="$BUILD/go/preempt"
+
+  # A call-free loop and a sleeper waking every 1 ms share one P for 2 s (default 10 ms
+  # slice): the sleeper's max and p99 lateness. Goal: at most half of Go's.
+  compare_case sleeper_behind_hog_max lower 2 us \
+    -- pinned 1 "$goro" sleeper max 2000 -- pinned 1 "$go" sleeper max 2000
+  compare_case sleeper_behind_hog_p99 lower 2 us \
+    -- pinned 1 "$goro" sleeper p99 2000 -- pinned 1 "$go" sleeper p99 2000
+
+  # The price of preemption on a CPU-bound job: goro with preemption on against goro with
+  # GORO_DEBUG=asyncpreemptoff=1 (the anchor is goro itself, printed as goro_nopreempt).
+  # Goal: at most 1% slower, i.e. ratio >= 0.99.
+  ANCHOR=goro_nopreempt compare_case cpu_job lower 0.99 ms \
+    -- pinned 1 "$goro" cpu 2000000000 -- pinned 1 env GORO_DEBUG=asyncpreemptoff=1 "$goro" cpu 2000000000
+}
+
+# --- suite: tcp ----------------------------------------------------------------------------
+# goro::net against Go's net package (issue 6). Binaries: tests/bench/tcp_bench.cpp (goro's
+# echo server, and the load generator both servers are measured with: one epoll thread,
+# not a goroutine client, so that it is as cheap per message as a client can be),
+# loadtest/go/tcp/main.go (Go's goroutine-per-connection echo server).
+SUITES+=" tcp"
+TCP_PORT=${GORO_TCP_PORT:-17600}  # each run takes the next port (no TIME_WAIT surprises)
+
+build_tcp() {
+  build_cmake_targets tcp_bench
+  build_go_package tcp
+}
+
+# tcp_echo_run SIDE FIGURE: one echo ping-pong run (64 connections, one 64-byte message in
+# flight on each) against SIDE's server (goro or go) with 1 P pinned as a 1-P case is
+# (CPU 1), the load generator on CPU 0, 1 s warm-up then 5 s counted. FIGURE: rate (round
+# trips/s) or cpu (the server's CPU time per round trip, us, from /proc/PID/stat).
+tcp_echo_run() {
+  local side=$1 figure=$2 port pid out rc=0 srv
+  TCP_PORT=$((TCP_PORT + 1))
+  port=$TCP_PORT
+  if [[ $side == goro ]]; then
+    srv=("$BUILD/tests/bench/tcp_bench" server --addr "127.0.0.1:$port")
+  else
+    srv=("$BUILD/go/tcp" server -addr "127.0.0.1:$port")
+  fi
+  env GORO_MAXPROCS=1 GOMAXPROCS=1 taskset -c "$(cpus_for 1)" "${srv[@]}" 2>/dev/null &
+  pid=$!
+  out=$(timeout -k 5 "$RUN_TIMEOUT" taskset -c 0 "$BUILD/tests/bench/tcp_bench" load \
+    --addr "127.0.0.1:$port" --conns 64 --size 64 --warmup 1 --seconds 5 --pid "$pid") || rc=$?
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  [[ $rc == 0 ]] || return "$rc"
+  if [[ $figure == cpu ]]; then
+    awk '$1 == "info" && $2 == "server_us_per_msg" { print $3 }' <<<"$out"
+    awk 'NR == 1 { print "info rate", $1 } $1 == "info" && $2 != "server_us_per_msg"' <<<"$out"
+  else
+    printf '%s\n' "$out"
+  fi
+}
+
+suite_tcp() {
+  command -v taskset >/dev/null || die "taskset not found (util-linux)"
+  # Echo ping-pong, 64 connections x 64-byte messages: round trips/s; INFO: the server's
+  # CPU per round trip and CPU use, the load generator's CPU per round trip.
+  compare_case echo_64c_64b higher 1.5 /s -- tcp_echo_run goro rate -- tcp_echo_run go rate
+  # The server's CPU time per round trip, in runs of their own: what the server costs
+  # even when it is not the bottleneck (with two cores, the load generator and the
+  # kernel's loopback path often are).
+  compare_case echo_64c_64b_cpu lower 1.5 us -- tcp_echo_run goro cpu -- tcp_echo_run go cpu
+}
+
+# --- suite: http ---------------------------------------------------------------------------
+# goro's HTTP server (examples/http_service.cpp, issue 7) beside Go's net/http
+# (loadtest/go/http/main.go, the same routes) and nginx (loadtest/nginx/http.conf:
+# `return 200` for /), each run on a fresh server with one P / one worker pinned to CPU 1,
+# and wrk (one thread, loadtest/wrk/http.lua) pinned to CPU 0; the sides take turns with
+# the same settings, RUNS times each after the warm-up, GORO_HTTP_SECONDS (5) s of load
+# each. Figures per run: requests/s, p50 and p99 latency (wrk's histogram), and the
+# server's CPU time per request (utime+stime from /proc/PID/stat over the run, divided by
+# the requests): with two cores the client saturates its core near nginx's rate, so the
+# CPU figure shows what the request rate cannot. One RESULT line per case, figure and
+# anchor, in the usual format with the anchor's name in place of go=:
+#   RESULT http/<case>_<figure> goro=<v> <anchor>=<v> ratio=<r> goal=<g> MET|SHORT
+SUITES+=" http"
+HTTP_PORT=${GORO_HTTP_PORT:-18400}  # each run takes the next port
+HTTP_SECONDS=${GORO_HTTP_SECONDS:-5}
+NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
+
+build_http() {
+  cmake_configure
+  # The goro side is an example program: turn examples on in this build directory.
+  cmake -DGORO_BUILD_EXAMPLES=ON "$BUILD" >"$TMP/configure-http.log" 2>&1 ||
+    { cat "$TMP/configure-http.log" >&2; die "cmake configure (examples on) failed"; }
+  build_cmake_targets goro_example_http_service
+  build_go_package http
+}
+
+# http_start SIDE PORT: starts SIDE's server (goro, go or nginx) pinned like a 1-P case;
+# sets HTTP_PID once it accepts connections.
+http_start() {
+  local side=$1 port=$2 cpus dir i
+  cpus=$(cpus_for 1)
+  case $side in
+    goro)
+      env GORO_MAXPROCS=1 taskset -c "$cpus" "$BUILD/examples/http_service" \
+        --host 127.0.0.1 --port "$port" --root "$ROOT" 2>>"$TMP/http-goro.log" &
+      ;;
+    go)
+      env GOMAXPROCS=1 taskset -c "$cpus" "$BUILD/go/http" -port "$port" -root "$ROOT" \
+        2>>"$TMP/http-go.log" &
+      ;;
+    nginx)
+      dir="$TMP/nginx-$port"
+      mkdir -p "$dir"
+      sed -e "s|@PORT@|$port|g" -e "s|@DIR@|$dir|g" "$ROOT/loadtest/nginx/http.conf" >"$dir/http.conf"
+      taskset -c "$cpus" "$NGINX" -p "$dir" -c "$dir/http.conf" 2>>"$TMP/http-nginx.log" &
+      ;;
+  esac
+  HTTP_PID=$!
+  for ((i = 0; i < 200; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    kill -0 "$HTTP_PID" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+http_stop() {
+  kill -TERM "$HTTP_PID" 2>/dev/null || true
+  wait "$HTTP_PID" 2>/dev/null || true
+}
+
+# The CPU time (clock ticks, user + system) process PID has used so far.
+http_cpu_ticks() {
+  sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+# http_run SIDE PORT CONNS DEPTH HOG: one wrk run of GET / against a fresh SIDE server
+# on PORT (DEPTH requests pipelined per write; HOG=1: meanwhile a second wrk connection
+# keeps /spin?ms=200 busy). Prints "rps p50_us p99_us cpu_us_per_request".
+http_run() {
+  local side=$1 port=$2 conns=$3 depth=$4 hog=$5 url out rc=0 hog_pid="" c0 c1 tck
+  url="http://127.0.0.1:$port/"
+  if ! http_start "$side" "$port"; then
+    echo "compare.sh: http: the $side server did not start (see below)" >&2
+    tail -n 5 "$TMP/http-$side.log" >&2
+    http_stop
+    return 1
+  fi
+  if [[ $hog == 1 ]]; then
+    taskset -c 0 wrk -t1 -c1 -d"$((HTTP_SECONDS + 3))s" "${url}spin?ms=200" >/dev/null 2>&1 &
+    hog_pid=$!
+    sleep 0.5
+  fi
+  c0=$(http_cpu_ticks "$HTTP_PID")
+  out=$(timeout -k 5 "$RUN_TIMEOUT" taskset -c 0 wrk -t1 -c"$conns" -d"${HTTP_SECONDS}s" \
+    -s "$ROOT/loadtest/wrk/http.lua" "$url" -- "$depth" 2>&1) || rc=$?
+  c1=$(http_cpu_ticks "$HTTP_PID")
+  if [[ -n $hog_pid ]]; then
+    kill "$hog_pid" 2>/dev/null || true
+    wait "$hog_pid" 2>/dev/null || true
+  fi
+  http_stop
+  if [[ $rc != 0 ]] || ! grep -q '^wrkresult ' <<<"$out"; then
+    echo "compare.sh: http: wrk against $side failed (status $rc):" >&2
+    tail -n 5 <<<"$out" >&2
+    return 1
+  fi
+  tck=$(getconf CLK_TCK)
+  awk -v c="$((c1 - c0))" -v tck="$tck" -v side="$side" '$1 == "wrkresult" {
+      for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+      if (f["errors"] > 0) printf "   (%s: %d wrk errors)\n", side, f["errors"] > "/dev/stderr"
+      printf "%s %s %s %.3f\n", f["rps"], f["p50_us"], f["p99_us"], c / tck * 1e6 / f["requests"]
+    }' <<<"$out"
+}
+
+# http_result CASE FIGURE BETTER GOAL UNIT ANCHOR GORO_VALUE ANCHOR_VALUE
+http_result() {
+  awk -v n="$SUITE/$1_$2" -v better="$3" -v goal="$4" -v unit="$5" -v anchor="$6" \
+    -v a="$7" -v b="$8" 'BEGIN {
+      if (a <= 0 || b <= 0) r = 0
+      else r = (better == "higher") ? a / b : b / a
+      printf "RESULT %s goro=%s%s %s=%s%s ratio=%.2f goal=%s %s\n", n, a, unit, anchor, b, unit,
+        r, goal, (r >= goal) ? "MET" : "SHORT"
+    }'
+}
+
+# http_case CASE CONNS DEPTH HOG SIDE...: the runs of one case; leaves the medians in
+# HTTP_MED[side.figure] (figures: rps p50 p99 cpu).
+declare -A HTTP_MED
+http_case() {
+  local name=$1 conns=$2 depth=$3 hog=$4 dir i side line col fig
+  shift 4
+  local sides=("$@")
+  dir="$TMP/http-$name"
+  mkdir -p "$dir"
+  for side in "${sides[@]}"; do : >"$dir/$side"; done
+  echo "== $SUITE/$name: ${sides[*]}, $conns connections, depth $depth$([[ $hog == 1 ]] && echo ', /spin hog'):" \
+    "$((WARMUP + RUNS)) runs each (first $WARMUP not counted)" >&2
+  for ((i = 1; i <= WARMUP + RUNS; i++)); do
+    for side in "${sides[@]}"; do
+      HTTP_PORT=$((HTTP_PORT + 1))
+      if ! line=$(http_run "$side" "$HTTP_PORT" "$conns" "$depth" "$hog"); then
+        echo "ERROR $SUITE/$name: a $side run failed (see above)"
+        FAILED=1
+        return 1
+      fi
+      [[ $i -gt $WARMUP ]] && echo "$line" >>"$dir/$side"
+    done
+  done
+  for side in "${sides[@]}"; do
+    col=1
+    for fig in rps p50 p99 cpu; do
+      awk -v c="$col" '{ print $c }' "$dir/$side" >"$dir/$side.$fig"
+      HTTP_MED[$side.$fig]=$(median "$dir/$side.$fig")
+      col=$((col + 1))
+    done
+    echo "   $side: rps $(spread "$dir/$side.rps"), p99 $(spread "$dir/$side.p99") us," \
+      "cpu $(spread "$dir/$side.cpu") us/request" >&2
+  done
+}
+
+suite_http() {
+  command -v wrk >/dev/null || die "wrk not found (apt-get install wrk)"
+  local c anchor
+  # Keep-alive GET /: goals >= 2x Go and >= 1x nginx in requests/s, p99 no worse than
+  # either, server CPU per request no more than nginx's.
+  for c in 64 256; do
+    wanted "keepalive_c$c" || continue
+    http_case "keepalive_c$c" "$c" 1 0 goro go nginx || continue
+    for anchor in go nginx; do
+      http_result "keepalive_c$c" rps higher "$([[ $anchor == go ]] && echo 2 || echo 1)" /s \
+        "$anchor" "${HTTP_MED[goro.rps]}" "${HTTP_MED[$anchor.rps]}"
+      http_result "keepalive_c$c" p99 lower 1 us "$anchor" "${HTTP_MED[goro.p99]}" "${HTTP_MED[$anchor.p99]}"
+      http_result "keepalive_c$c" cpu lower 1 us "$anchor" "${HTTP_MED[goro.cpu]}" "${HTTP_MED[$anchor.cpu]}"
+    done
+    echo "INFO $SUITE/keepalive_c$c p50_us goro=${HTTP_MED[goro.p50]} go=${HTTP_MED[go.p50]} nginx=${HTTP_MED[nginx.p50]}"
+  done
+
+  # The same, 16 requests pipelined per write (64 connections): >= 1x nginx.
+  if wanted pipelined16_c64 && http_case pipelined16_c64 64 16 0 goro go nginx; then
+    for anchor in go nginx; do
+      http_result pipelined16_c64 rps higher 1 /s "$anchor" "${HTTP_MED[goro.rps]}" "${HTTP_MED[$anchor.rps]}"
+    done
+    echo "INFO $SUITE/pipelined16_c64 p99_us goro=${HTTP_MED[goro.p99]} go=${HTTP_MED[go.p99]}" \
+      "nginx=${HTTP_MED[nginx.p99]} cpu_us goro=${HTTP_MED[goro.cpu]} go=${HTTP_MED[go.cpu]}" \
+      "nginx=${HTTP_MED[nginx.cpu]}"
+  fi
+
+  # GET / (64 connections) while one more connection keeps /spin?ms=200 (a call-free CPU
+  # loop) busy on the server's only P: p99 of / <= 0.5x Go's (nginx has no /spin).
+  if wanted cpu_hog_c64 && http_case cpu_hog_c64 64 1 1 goro go; then
+    http_result cpu_hog_c64 p99 lower 2 us go "${HTTP_MED[goro.p99]}" "${HTTP_MED[go.p99]}"
+    echo "INFO $SUITE/cpu_hog_c64 rps goro=${HTTP_MED[goro.rps]} go=${HTTP_MED[go.rps]}" \
+      "p50_us goro=${HTTP_MED[goro.p50]} go=${HTTP_MED[go.p50]}"
   fi
 }
 

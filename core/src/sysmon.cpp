@@ -68,11 +68,16 @@ int retake(std::vector<Tick>& ticks, std::int64_t now) noexcept {
     if (p == nullptr) continue;
     Tick& pd = ticks[static_cast<std::size_t>(i)];
     PStatus s = p->status.load(std::memory_order_acquire);
+    bool sysretake = false;
     if (s == PStatus::kRunning || s == PStatus::kSyscall) {
       std::uint32_t t = p->schedtick.load(std::memory_order_relaxed);
       if (pd.schedtick != t) {
         pd.schedtick = t;
         pd.schedwhen = now;
+      } else if (pd.schedwhen + g_slice_ns <= now && s == PStatus::kSyscall) {
+        // Go: sysretake. A goroutine making short syscalls back to back keeps its P
+        // without ever letting its syscall count stand still: after a slice, take it.
+        sysretake = true;
       } else if (pd.schedwhen + g_slice_ns <= now && s == PStatus::kRunning) {
         // One slice: ask it to stop (flag + signal). Two: the backstop may take its P.
         std::uint8_t level = pd.schedwhen + 2 * g_slice_ns <= now ? 2 : 1;
@@ -86,14 +91,14 @@ int retake(std::vector<Tick>& ticks, std::int64_t now) noexcept {
     }
     if (s != PStatus::kSyscall) continue;
     std::uint32_t t = p->syscalltick.load(std::memory_order_relaxed);
-    if (pd.syscalltick != t) {
+    if (!sysretake && pd.syscalltick != t) {
       pd.syscalltick = t;
       pd.syscallwhen = now;
       continue;
     }
     // Leave it alone if it has nothing to do, someone else is looking for work, and the
     // call is young: it will probably come back for its P.
-    if (p->runq.empty() &&
+    if (!sysretake && p->runq.empty() &&
         sched.nmspinning.load(std::memory_order_seq_cst) + sched.npidle.load(std::memory_order_seq_cst) > 0 &&
         pd.syscallwhen + g_slice_ns > now) {
       continue;

@@ -6,6 +6,7 @@
 #include <goro/core/cond.hpp>
 #include <goro/core/context.hpp>
 #include <goro/core/errgroup.hpp>
+#include <goro/core/fs.hpp>
 #include <goro/core/mutex.hpp>
 #include <goro/core/once.hpp>
 #include <goro/core/runtime.hpp>

@@ -1,0 +1,107 @@
+// head_scan.hpp — finds the end of a request head (or a chunked body's trailer block) and
+// checks, before llhttp sees a byte of it, what llhttp would let through or what only we
+// limit:
+//   - every line ends with CRLF: a bare LF (llhttp accepts one ending the head or the
+//     request line) or a bare CR is 400;
+//   - no header line starts with SP or HTAB: obs-fold (line folding, which llhttp
+//     accepts) is 400, as RFC 9112 section 5.2 allows a server to do;
+//   - the request line is at most max_request_line bytes (414), the head at most
+//     max_header_bytes (431), at most max_header_count fields (431).
+// Empty lines before a request line are skipped (RFC 9112 section 2.2).
+//
+// Incremental: scan() is called again with the same bytes plus more, and resumes where
+// it stopped, so a head that trickles in byte by byte costs O(n) in all.
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+
+namespace goro::http::detail {
+
+struct HeadLimits {
+  std::size_t max_request_line;
+  std::size_t max_header_bytes;
+  std::size_t max_header_count;
+};
+
+class HeadScanner {
+ public:
+  enum class Result { kNeedMore, kComplete, kError };
+
+  // request: a request head (a request line, then fields); else a trailer block.
+  void reset(bool request, const HeadLimits& limits) noexcept {
+    request_ = request;
+    limits_ = limits;
+    pos_ = start_ = end_ = 0;
+    lines_ = fields_ = 0;
+    status_ = 0;
+    reason_ = "";
+  }
+
+  // data[0, n) is everything received from the head's first byte on (the same bytes as
+  // the previous call, plus more).
+  Result scan(const char* data, std::size_t n) noexcept {
+    for (;;) {
+      const void* nl = pos_ < n ? std::memchr(data + pos_, '\n', n - pos_) : nullptr;
+      if (nl == nullptr) {
+        std::size_t partial = n - pos_;
+        if (request_ && lines_ == 0 && partial > limits_.max_request_line + 1) {
+          return error(414, "request line too long");
+        }
+        if (n - start_ > limits_.max_header_bytes) return error(431, "header block too large");
+        return Result::kNeedMore;
+      }
+      std::size_t lf = static_cast<std::size_t>(static_cast<const char*>(nl) - data);
+      if (lf == pos_ || data[lf - 1] != '\r') return error(400, "bare LF");
+      std::size_t len = lf - 1 - pos_;  // the line without its CRLF
+      if (len > 0 && std::memchr(data + pos_, '\r', len) != nullptr) return error(400, "bare CR");
+      if (len == 0) {
+        if (request_ && lines_ == 0) {
+          // An empty line before the request line: skip it.
+          pos_ = start_ = lf + 1;
+          if (start_ > limits_.max_header_bytes) return error(400, "too many empty lines");
+          continue;
+        }
+        end_ = lf + 1;
+        if (end_ - start_ > limits_.max_header_bytes) return error(431, "header block too large");
+        return Result::kComplete;
+      }
+      if (request_ && lines_ == 0) {
+        if (len > limits_.max_request_line) return error(414, "request line too long");
+      } else {
+        if (data[pos_] == ' ' || data[pos_] == '\t') return error(400, "obs-fold header line");
+        if (++fields_ > limits_.max_header_count) return error(431, "too many header fields");
+      }
+      ++lines_;
+      pos_ = lf + 1;
+      if (pos_ - start_ > limits_.max_header_bytes) return error(431, "header block too large");
+    }
+  }
+
+  // After kComplete: the head is data[start(), end()) (leading empty lines excluded).
+  std::size_t start() const noexcept { return start_; }
+  std::size_t end() const noexcept { return end_; }
+  // Bytes received past the skipped empty lines: whether a request has begun.
+  bool started(std::size_t n) const noexcept { return n > start_; }
+  int error_status() const noexcept { return status_; }
+  const char* error_reason() const noexcept { return reason_; }
+
+ private:
+  Result error(int status, const char* reason) noexcept {
+    status_ = status;
+    reason_ = reason;
+    return Result::kError;
+  }
+
+  bool request_ = true;
+  HeadLimits limits_{};
+  std::size_t pos_ = 0;    // start of the first line not yet complete
+  std::size_t start_ = 0;  // start of the head (after skipped empty lines)
+  std::size_t end_ = 0;
+  std::size_t lines_ = 0;
+  std::size_t fields_ = 0;
+  int status_ = 0;
+  const char* reason_ = "";
+};
+
+}  // namespace goro::http::detail

@@ -1,0 +1,110 @@
+// headers.cpp — Headers: a vector of (name, value) views plus the blocks that own the
+// bytes of fields added by hand. See goro/http/headers.hpp.
+#include <goro/http/headers.hpp>
+
+#include <cstring>
+
+#include "internal.hpp"
+
+namespace goro::http {
+
+namespace {
+inline unsigned char lower(unsigned char c) noexcept {
+  return (c >= 'A' && c <= 'Z') ? static_cast<unsigned char>(c | 0x20) : c;
+}
+}  // namespace
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (lower(static_cast<unsigned char>(a[i])) != lower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+Headers::Headers(std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+  fields_.reserve(fields.size());
+  for (const auto& [n, v] : fields) add(n, v);
+}
+
+Headers::Headers(const Headers& o) {
+  fields_.reserve(o.fields_.size());
+  for (const Field& f : o.fields_) add(f.name, f.value);
+}
+
+Headers& Headers::operator=(const Headers& o) {
+  if (this != &o) {
+    Headers copy(o);
+    *this = std::move(copy);
+  }
+  return *this;
+}
+
+Headers::Field Headers::own(std::string_view name, std::string_view value) {
+  std::size_t n = name.size() + value.size();
+  char* p;
+  if (n > kChunk / 2) {
+    blocks_.push_back(std::make_unique<char[]>(n));
+    p = blocks_.back().get();
+  } else {
+    if (chunks_.empty() || kChunk - chunk_used_ < n) {
+      chunks_.push_back(std::make_unique<char[]>(kChunk));
+      chunk_used_ = 0;
+    }
+    p = chunks_.back().get() + chunk_used_;
+    chunk_used_ += n;
+  }
+  if (!name.empty()) std::memcpy(p, name.data(), name.size());
+  if (!value.empty()) std::memcpy(p + name.size(), value.data(), value.size());
+  return Field{std::string_view(p, name.size()), std::string_view(p + name.size(), value.size())};
+}
+
+std::string_view Headers::get(std::string_view name) const noexcept {
+  for (const Field& f : fields_) {
+    if (iequals(f.name, name)) return f.value;
+  }
+  return {};
+}
+
+std::optional<std::string_view> Headers::find(std::string_view name) const noexcept {
+  for (const Field& f : fields_) {
+    if (iequals(f.name, name)) return f.value;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string_view> Headers::get_all(std::string_view name) const {
+  std::vector<std::string_view> out;
+  for (const Field& f : fields_) {
+    if (iequals(f.name, name)) out.push_back(f.value);
+  }
+  return out;
+}
+
+void Headers::add(std::string_view name, std::string_view value) {
+  fields_.reserve(fields_.size() + 1);  // so that own() cannot leak a block if this throws
+  fields_.push_back(own(name, value));
+}
+
+void Headers::set(std::string_view name, std::string_view value) {
+  Field f = own(name, value);  // before erase: value may point into a field being erased
+  erase(name);
+  fields_.push_back(f);
+}
+
+std::size_t Headers::erase(std::string_view name) noexcept {
+  std::size_t before = fields_.size();
+  std::erase_if(fields_, [&](const Field& f) { return iequals(f.name, name); });
+  return before - fields_.size();
+}
+
+void Headers::clear() noexcept {
+  fields_.clear();
+  if (chunks_.size() > 1) chunks_.resize(1);
+  chunk_used_ = 0;
+  blocks_.clear();
+}
+
+}  // namespace goro::http

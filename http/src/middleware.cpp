@@ -1,0 +1,157 @@
+// middleware.cpp — request_id, recoverer and logger (goro/http/middleware.hpp).
+#include <goro/http/middleware.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <string>
+
+#include <goro/core/blocking.hpp>
+
+namespace goro::http {
+
+namespace {
+
+void write_stderr(std::string_view line) {
+  std::string l(line);
+  l += '\n';
+  goro::blocking([&] { std::fwrite(l.data(), 1, l.size(), stderr); });
+}
+
+// Starts the response over with `status` and `body`, keeping the request id header.
+void answer(Response& res, int status, std::string body) {
+  std::string id(res.headers().get("X-Request-Id"));
+  res.reset();
+  if (!id.empty()) res.header("X-Request-Id", id);
+  res.status(status).header("Connection", "close").text(std::move(body));
+}
+
+LogSink or_default(LogSink sink) { return sink ? std::move(sink) : LogSink(&write_stderr); }
+
+bool is_token_id(std::string_view v) noexcept {
+  if (v.empty() || v.size() > 64) return false;
+  for (char c : v) {
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// "<8 hex digits>-<counter>": the prefix random per process, the counter per id. Formatted
+// by hand into a small buffer: this runs on every request.
+void new_request_id(Request& req) {
+  static const std::uint32_t prefix = [] {
+    std::random_device rd;
+    return static_cast<std::uint32_t>(rd());
+  }();
+  // relaxed: only uniqueness matters.
+  static std::atomic<std::uint64_t> counter{0};
+  std::uint64_t n = counter.fetch_add(1, std::memory_order_relaxed) + 1;
+  static constexpr char kHex[] = "0123456789abcdef";
+  char buf[32];
+  for (int i = 0; i < 8; ++i) buf[i] = kHex[(prefix >> (28 - 4 * i)) & 0xf];
+  buf[8] = '-';
+  char digits[20];
+  int d = 0;
+  do {
+    digits[d++] = static_cast<char>('0' + n % 10);
+    n /= 10;
+  } while (n > 0);
+  int len = 9;
+  while (d > 0) buf[len++] = digits[--d];
+  req.set_id(std::string_view(buf, static_cast<std::size_t>(len)));
+}
+
+}  // namespace
+
+Middleware request_id(std::string_view header) {
+  return [header = std::string(header)](Request& req, Response& res, const Next& next) {
+    std::string_view theirs = req.header(header);
+    if (is_token_id(theirs)) {
+      req.set_id(theirs);
+    } else {
+      new_request_id(req);
+    }
+    res.header(header, req.id());
+    next();
+  };
+}
+
+Middleware recoverer(LogSink sink) {
+  return [sink = or_default(std::move(sink))](Request& req, Response& res, const Next& next) {
+    try {
+      next();
+      return;
+    } catch (const HttpError& e) {
+      if (!res.committed()) {
+        answer(res, e.status(), std::string(e.what()) + "\n");
+        return;
+      }
+      throw;
+    } catch (const std::exception& e) {
+      std::string line = "panic: ";
+      line += req.method();
+      line += ' ';
+      line += req.target();
+      if (!req.id().empty()) {
+        line += " id=";
+        line += req.id();
+      }
+      line += ": ";
+      line += e.what();
+      sink(line);
+    } catch (...) {
+      std::string line = "panic: ";
+      line += req.method();
+      line += ' ';
+      line += req.target();
+      line += ": unknown exception";
+      sink(line);
+    }
+    if (!res.committed()) {
+      answer(res, 500, "Internal Server Error\n");
+    } else {
+      // Half a response is out: let the server cut the connection.
+      throw HttpError(500, "handler failed after its response started");
+    }
+  };
+}
+
+Middleware logger(LogSink sink) {
+  return [sink = or_default(std::move(sink))](Request& req, Response& res, const Next& next) {
+    auto start = std::chrono::steady_clock::now();
+    std::string line;
+    auto finish = [&] {
+      double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      line.reserve(128);
+      line += req.remote_address().to_string();
+      line += " \"";
+      line += req.method();
+      line += ' ';
+      line += req.target();
+      line += ' ';
+      line += req.version();
+      line += "\" ";
+      char buf[96];
+      int n = std::snprintf(buf, sizeof buf, "%d %lluB %.3fms", res.status(),
+                            static_cast<unsigned long long>(res.bytes_written()), ms);
+      line.append(buf, static_cast<std::size_t>(n));
+      if (!req.id().empty()) {
+        line += " id=";
+        line += req.id();
+      }
+      sink(line);
+    };
+    try {
+      next();
+    } catch (...) {
+      finish();
+      throw;
+    }
+    finish();
+  };
+}
+
+}  // namespace goro::http

@@ -1,0 +1,564 @@
+// fd.cpp — goro::net's socket descriptor (see fd.hpp; Go: internal/poll/fd_mutex.go,
+// fd_unix.go, fd_poll_runtime.go).
+#include "fd.hpp"
+
+#include <goro/core/detail/park.hpp>
+#include <goro/core/runtime.hpp>
+#include <goro/net/error.hpp>
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+
+namespace goro::net::detail {
+
+namespace {
+
+[[noreturn]] void fatal(const char* msg) noexcept {
+  std::fprintf(stderr, "goro: fatal error: net: %s\n", msg);
+  std::fflush(stderr);
+  std::abort();
+}
+
+// Go: fdMutex's layout.
+constexpr std::uint64_t kClosed = 1ull << 0;
+constexpr std::uint64_t kRLock = 1ull << 1;
+constexpr std::uint64_t kWLock = 1ull << 2;
+constexpr std::uint64_t kRef = 1ull << 3;
+constexpr std::uint64_t kRefMask = ((1ull << 20) - 1) << 3;
+constexpr std::uint64_t kRWait = 1ull << 23;
+constexpr std::uint64_t kRMask = ((1ull << 20) - 1) << 23;
+constexpr std::uint64_t kWWait = 1ull << 43;
+constexpr std::uint64_t kWMask = ((1ull << 20) - 1) << 43;
+
+// Go: maxRW. Linux reads and writes at most ~2 GiB at a time; stay well below.
+constexpr std::size_t kMaxRW = 1 << 30;
+
+constexpr std::uintptr_t kDestroyed = 1;
+
+std::error_code errno_code(int e) noexcept { return {e, std::system_category()}; }
+
+}  // namespace
+
+bool address_from_native(const sockaddr* sa, socklen_t len, Address& out) noexcept {
+  if (sa->sa_family == AF_INET6 && len >= static_cast<socklen_t>(sizeof(sockaddr_in6))) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+      sockaddr_in in{};
+      in.sin_family = AF_INET;
+      in.sin_port = in6->sin6_port;
+      std::memcpy(&in.sin_addr, &in6->sin6_addr.s6_addr[12], 4);
+      if (auto a = Address::from_native(reinterpret_cast<const sockaddr*>(&in), sizeof in)) {
+        out = *a;
+        return true;
+      }
+      return false;
+    }
+  }
+  if (auto a = Address::from_native(sa, len)) {
+    out = *a;
+    return true;
+  }
+  return false;
+}
+
+std::error_code poll_error(PollErr e) noexcept {
+  switch (e) {
+    case PollErr::kNone: return {};
+    case PollErr::kClosing: return Errc::kClosed;
+    case PollErr::kTimeout: return Errc::kTimeout;
+  }
+  return Errc::kClosed;
+}
+
+// --- FdMutex ---------------------------------------------------------------------------
+// All CASes acq_rel: the state word is the only synchronization between an operation and
+// the close that waits for it (the closer must see the operation's writes, e.g. to the
+// descriptor, before destroy()).
+
+bool FdMutex::incref() noexcept {
+  std::uint64_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (old & kClosed) return false;
+    std::uint64_t next = old + kRef;
+    if ((next & kRefMask) == 0) fatal("too many concurrent operations on one descriptor");
+    if (state_.compare_exchange_weak(old, next, std::memory_order_acq_rel)) return true;
+  }
+}
+
+bool FdMutex::incref_and_close() noexcept {
+  std::uint64_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (old & kClosed) return false;
+    // Mark closed, take a reference, and drop every queued locker from the counts.
+    std::uint64_t next = (old | kClosed) + kRef;
+    if ((next & kRefMask) == 0) fatal("too many concurrent operations on one descriptor");
+    next &= ~(kRMask | kWMask);
+    if (state_.compare_exchange_weak(old, next, std::memory_order_acq_rel)) {
+      // Wake the queued lockers: they retry, see kClosed and fail.
+      for (; old & kRMask; old -= kRWait) rsema_.release(false);
+      for (; old & kWMask; old -= kWWait) wsema_.release(false);
+      return true;
+    }
+  }
+}
+
+bool FdMutex::decref() noexcept {
+  std::uint64_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if ((old & kRefMask) == 0) fatal("inconsistent descriptor reference count");
+    std::uint64_t next = old - kRef;
+    if (state_.compare_exchange_weak(old, next, std::memory_order_acq_rel)) {
+      return (next & (kClosed | kRefMask)) == kClosed;
+    }
+  }
+}
+
+bool FdMutex::rwlock(bool read) noexcept {
+  const std::uint64_t bit = read ? kRLock : kWLock;
+  const std::uint64_t wait = read ? kRWait : kWWait;
+  const std::uint64_t mask = read ? kRMask : kWMask;
+  goro::detail::Sema& sema = read ? rsema_ : wsema_;
+  std::uint64_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if (old & kClosed) return false;
+    std::uint64_t next;
+    if ((old & bit) == 0) {
+      next = (old | bit) + kRef;  // free: take it
+      if ((next & kRefMask) == 0) fatal("too many concurrent operations on one descriptor");
+    } else {
+      next = old + wait;  // held: queue
+      if ((next & mask) == 0) fatal("too many goroutines waiting on one descriptor");
+    }
+    if (state_.compare_exchange_weak(old, next, std::memory_order_acq_rel)) {
+      if ((old & bit) == 0) return true;
+      sema.acquire(false, goro::detail::WaitReason::kIOWait);
+      // The releaser took our wait count off; try again.
+      old = state_.load(std::memory_order_relaxed);
+    }
+  }
+}
+
+bool FdMutex::rwunlock(bool read) noexcept {
+  const std::uint64_t bit = read ? kRLock : kWLock;
+  const std::uint64_t wait = read ? kRWait : kWWait;
+  const std::uint64_t mask = read ? kRMask : kWMask;
+  goro::detail::Sema& sema = read ? rsema_ : wsema_;
+  std::uint64_t old = state_.load(std::memory_order_relaxed);
+  for (;;) {
+    if ((old & bit) == 0 || (old & kRefMask) == 0) fatal("inconsistent descriptor lock");
+    // Drop the lock and the reference, and hand a wake-up to one queued locker.
+    std::uint64_t next = (old & ~bit) - kRef;
+    if (old & mask) next -= wait;
+    if (state_.compare_exchange_weak(old, next, std::memory_order_acq_rel)) {
+      if (old & mask) sema.release(false);
+      return (next & (kClosed | kRefMask)) == kClosed;
+    }
+  }
+}
+
+// --- Fd ----------------------------------------------------------------------------------
+
+Fd::Fd(int sysfd, std::error_code& ec) noexcept : sysfd_(sysfd) {
+  int err = 0;
+  pd_ = poll_open(sysfd, &err);
+  if (pd_ == nullptr) {
+    ::close(sysfd_);
+    sysfd_ = -1;
+    mu_.incref_and_close();
+    closed_.store(true, std::memory_order_release);
+    close_waiter_.store(kDestroyed, std::memory_order_relaxed);
+    ec = errno_code(err);
+  } else {
+    ec.clear();
+  }
+}
+
+Fd::~Fd() {
+  if (close_waiter_.load(std::memory_order_acquire) != kDestroyed) {
+    std::error_code ec;
+    close(ec);
+  }
+}
+
+void Fd::destroy() noexcept {
+  // Deregister first: once close(2) returns, the number may belong to another socket.
+  poll_close(pd_);
+  pd_ = nullptr;
+  ::close(sysfd_);  // Linux frees the descriptor even when close reports EINTR
+  sysfd_ = -1;
+  // acq_rel: publishes the above to the closer (pairs with its load or commit CAS).
+  std::uintptr_t w = close_waiter_.exchange(kDestroyed, std::memory_order_acq_rel);
+  if (w != 0 && w != kDestroyed) goro::detail::ready(reinterpret_cast<goro::detail::G*>(w));
+}
+
+void Fd::wait_destroyed() noexcept {
+  if (close_waiter_.load(std::memory_order_acquire) == kDestroyed) return;
+  if (!goro::in_goroutine()) {
+    while (close_waiter_.load(std::memory_order_acquire) != kDestroyed) {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    return;
+  }
+  goro::detail::park(
+      [](goro::detail::G* g, void* arg) noexcept {
+        auto* w = static_cast<std::atomic<std::uintptr_t>*>(arg);
+        std::uintptr_t expected = 0;
+        // acq_rel: pairs with destroy()'s exchange; failure means it already happened.
+        return w->compare_exchange_strong(expected, reinterpret_cast<std::uintptr_t>(g),
+                                          std::memory_order_acq_rel);
+      },
+      &close_waiter_, goro::detail::WaitReason::kIOWait);
+}
+
+void Fd::close(std::error_code& ec) noexcept {
+  if (!mu_.incref_and_close()) {
+    ec = Errc::kClosed;
+    return;
+  }
+  closed_.store(true, std::memory_order_release);
+  ec.clear();
+  // Wake whoever is parked on the descriptor; from now on operations fail at once.
+  poll_unblock(pd_);
+  drop(mu_.decref());
+  // Go: runtime_Semacquire(&fd.csema) — wait until the last operation has let go.
+  wait_destroyed();
+}
+
+std::size_t Fd::read(void* buf, std::size_t len, std::error_code& ec) noexcept {
+  if (!mu_.rwlock(true)) {
+    ec = Errc::kClosed;
+    return 0;
+  }
+  std::size_t result = 0;
+  len = std::min(len, kMaxRW);
+  // Always the system call first, even right after a short read: a short read does not
+  // prove the socket empty (the data may be followed by a FIN that read(2) reports
+  // only next time, with no further edge), so skipping to a wait could hang.
+  if (PollErr e = poll_reset(pd_, kRead); e != PollErr::kNone) {
+    ec = poll_error(e);
+  } else {
+    for (;;) {
+      ssize_t n = ::read(sysfd_, buf, len);
+      if (n > 0) {
+        ec.clear();
+        result = static_cast<std::size_t>(n);
+        break;
+      }
+      if (n == 0) {
+        // Go: eofError. A zero-length read is not the end of the stream.
+        if (len == 0) {
+          ec.clear();
+        } else {
+          ec = Errc::kEof;
+        }
+        break;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        if (PollErr e = poll_wait(pd_, kRead); e != PollErr::kNone) {
+          ec = poll_error(e);
+          break;
+        }
+        continue;
+      }
+      ec = errno_code(errno);
+      break;
+    }
+  }
+  drop(mu_.rwunlock(true));
+  return result;
+}
+
+std::size_t Fd::write(const void* buf, std::size_t len, std::error_code& ec) noexcept {
+  if (!mu_.rwlock(false)) {
+    ec = Errc::kClosed;
+    return 0;
+  }
+  std::size_t done = 0;
+  ec.clear();
+  if (PollErr e = poll_reset(pd_, kWrite); e != PollErr::kNone) {
+    ec = poll_error(e);
+  } else {
+    const char* p = static_cast<const char*>(buf);
+    while (done < len) {
+      std::size_t chunk = std::min(len - done, kMaxRW);
+      // MSG_NOSIGNAL: a peer that is gone makes this EPIPE, not a process-killing SIGPIPE.
+      ssize_t n = ::send(sysfd_, p + done, chunk, MSG_NOSIGNAL);
+      if (n > 0) {
+        done += static_cast<std::size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        if (PollErr e = poll_wait(pd_, kWrite); e != PollErr::kNone) {
+          ec = poll_error(e);
+          break;
+        }
+        continue;
+      }
+      ec = n < 0 ? errno_code(errno) : std::error_code(Errc::kUnexpectedEof);
+      break;
+    }
+  }
+  drop(mu_.rwunlock(false));
+  return done;
+}
+
+std::size_t Fd::writev(const struct iovec* iov, std::size_t n, std::error_code& ec) noexcept {
+  if (!mu_.rwlock(false)) {
+    ec = Errc::kClosed;
+    return 0;
+  }
+  std::size_t done = 0;
+  ec.clear();
+  if (PollErr e = poll_reset(pd_, kWrite); e != PollErr::kNone) {
+    ec = poll_error(e);
+  } else {
+    // A window of at most IOV_MAX entries starting at (i, off); the caller's array is
+    // never written: the first entry of the window is copied and trimmed.
+    constexpr std::size_t kIovMax = 1024;
+    std::size_t i = 0;
+    std::size_t off = 0;
+    while (i < n && iov[i].iov_len == 0) ++i;
+    while (i < n) {
+      struct iovec local[kIovMax];
+      std::size_t cnt = 0;
+      for (std::size_t j = i; j < n && cnt < kIovMax; ++j) local[cnt++] = iov[j];
+      local[0].iov_base = static_cast<char*>(local[0].iov_base) + off;
+      local[0].iov_len -= off;
+      struct msghdr msg {};
+      msg.msg_iov = local;
+      msg.msg_iovlen = cnt;
+      ssize_t w = ::sendmsg(sysfd_, &msg, MSG_NOSIGNAL);
+      if (w > 0) {
+        done += static_cast<std::size_t>(w);
+        std::size_t left = static_cast<std::size_t>(w);
+        while (i < n && left >= iov[i].iov_len - off) {
+          left -= iov[i].iov_len - off;
+          off = 0;
+          ++i;
+        }
+        off += left;
+        while (i < n && iov[i].iov_len == 0) ++i;
+        continue;
+      }
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && errno == EAGAIN) {
+        if (PollErr e = poll_wait(pd_, kWrite); e != PollErr::kNone) {
+          ec = poll_error(e);
+          break;
+        }
+        continue;
+      }
+      ec = w < 0 ? errno_code(errno) : std::error_code(Errc::kUnexpectedEof);
+      break;
+    }
+  }
+  drop(mu_.rwunlock(false));
+  return done;
+}
+
+std::size_t Fd::splice_in(int pipe_w, std::size_t max, std::error_code& ec) noexcept {
+  if (!mu_.rwlock(true)) {
+    ec = Errc::kClosed;
+    return 0;
+  }
+  std::size_t result = 0;
+  if (PollErr e = poll_reset(pd_, kRead); e != PollErr::kNone) {
+    ec = poll_error(e);
+  } else {
+    for (;;) {
+      // The pipe is empty, so EAGAIN can only mean the socket has nothing (Go: spliceDrain).
+      ssize_t n = ::splice(sysfd_, nullptr, pipe_w, nullptr, max, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (n > 0) {
+        ec.clear();
+        result = static_cast<std::size_t>(n);
+        break;
+      }
+      if (n == 0) {
+        ec = Errc::kEof;
+        break;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        if (PollErr e = poll_wait(pd_, kRead); e != PollErr::kNone) {
+          ec = poll_error(e);
+          break;
+        }
+        continue;
+      }
+      ec = errno_code(errno);
+      break;
+    }
+  }
+  drop(mu_.rwunlock(true));
+  return result;
+}
+
+std::size_t Fd::splice_out(int pipe_r, std::size_t n, std::error_code& ec) noexcept {
+  if (!mu_.rwlock(false)) {
+    ec = Errc::kClosed;
+    return 0;
+  }
+  std::size_t done = 0;
+  ec.clear();
+  if (PollErr e = poll_reset(pd_, kWrite); e != PollErr::kNone) {
+    ec = poll_error(e);
+  } else {
+    while (done < n) {
+      // The pipe holds the bytes, so EAGAIN means the socket's buffer is full.
+      ssize_t w = ::splice(pipe_r, nullptr, sysfd_, nullptr, n - done, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      if (w > 0) {
+        done += static_cast<std::size_t>(w);
+        continue;
+      }
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0 && errno == EAGAIN) {
+        if (PollErr e = poll_wait(pd_, kWrite); e != PollErr::kNone) {
+          ec = poll_error(e);
+          break;
+        }
+        continue;
+      }
+      ec = w < 0 ? errno_code(errno) : std::error_code(Errc::kUnexpectedEof);
+      break;
+    }
+  }
+  drop(mu_.rwunlock(false));
+  return done;
+}
+
+int Fd::accept(sockaddr* sa, socklen_t* len, std::error_code& ec) noexcept {
+  if (!mu_.rwlock(true)) {
+    ec = Errc::kClosed;
+    return -1;
+  }
+  int s = -1;
+  if (PollErr e = poll_reset(pd_, kRead); e != PollErr::kNone) {
+    ec = poll_error(e);
+  } else {
+    socklen_t cap = *len;
+    for (;;) {
+      *len = cap;
+      s = ::accept4(sysfd_, sa, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (s >= 0) {
+        ec.clear();
+        break;
+      }
+      // ECONNABORTED: a connection in the queue was reset before we took it (Go retries).
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      if (errno == EAGAIN) {
+        if (PollErr e = poll_wait(pd_, kRead); e != PollErr::kNone) {
+          ec = poll_error(e);
+          break;
+        }
+        continue;
+      }
+      ec = errno_code(errno);
+      break;
+    }
+  }
+  drop(mu_.rwunlock(true));
+  return s;
+}
+
+void Fd::wait_connect(std::error_code& ec) noexcept {
+  if (!mu_.rwlock(false)) {
+    ec = Errc::kClosed;
+    return;
+  }
+  for (;;) {
+    // Go: netFD.connect. Repeated connect(2) calls do not reliably report the outcome;
+    // once writable, SO_ERROR does. The poller can wake us early: check with getpeername.
+    if (PollErr e = poll_wait(pd_, kWrite); e != PollErr::kNone) {
+      ec = poll_error(e);
+      break;
+    }
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(sysfd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+      ec = errno_code(errno);
+      break;
+    }
+    if (err == EINPROGRESS || err == EALREADY || err == EINTR) continue;
+    if (err == EISCONN) {
+      ec.clear();
+      break;
+    }
+    if (err != 0) {
+      ec = errno_code(err);
+      break;
+    }
+    sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    if (::getpeername(sysfd_, reinterpret_cast<sockaddr*>(&ss), &sl) == 0) {
+      ec.clear();
+      break;
+    }
+  }
+  drop(mu_.rwunlock(false));
+}
+
+void Fd::shutdown(int how, std::error_code& ec) noexcept {
+  if (!mu_.incref()) {
+    ec = Errc::kClosed;
+    return;
+  }
+  if (::shutdown(sysfd_, how) != 0) {
+    ec = errno_code(errno);
+  } else {
+    ec.clear();
+  }
+  drop(mu_.decref());
+}
+
+void Fd::setsockopt(int level, int name, const void* value, socklen_t len,
+                    std::error_code& ec) noexcept {
+  if (!mu_.incref()) {
+    ec = Errc::kClosed;
+    return;
+  }
+  if (::setsockopt(sysfd_, level, name, value, len) != 0) {
+    ec = errno_code(errno);
+  } else {
+    ec.clear();
+  }
+  drop(mu_.decref());
+}
+
+bool Fd::local_address(Address& out, std::error_code& ec) noexcept {
+  if (!mu_.incref()) {
+    ec = Errc::kClosed;
+    return false;
+  }
+  sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  bool ok = false;
+  if (::getsockname(sysfd_, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    ec = errno_code(errno);
+  } else if (address_from_native(reinterpret_cast<sockaddr*>(&ss), len, out)) {
+    ec.clear();
+    ok = true;
+  } else {
+    ec = std::make_error_code(std::errc::address_family_not_supported);
+  }
+  drop(mu_.decref());
+  return ok;
+}
+
+void Fd::set_deadline(std::int64_t deadline, PollMode mode) noexcept {
+  if (!mu_.incref()) return;
+  poll_set_deadline(pd_, deadline, mode);
+  drop(mu_.decref());
+}
+
+}  // namespace goro::net::detail

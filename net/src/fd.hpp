@@ -1,0 +1,128 @@
+// fd.hpp — a socket descriptor on the poller: reference counting, one reader and one
+// writer at a time, close from any goroutine (Go: internal/poll.FD and fdMutex).
+//
+// Private to goro::net (tcp.cpp, serve.cpp, copy.cpp use it). Every operation:
+//   1. takes the fdMutex: a reference (so close(2) waits for it) plus, for reads and
+//      writes, the read or write lock, so each direction has one goroutine at a time —
+//      the poller's wait slot holds only one; later callers queue on a semaphore;
+//   2. tries the non-blocking system call, and on EAGAIN waits on the poller
+//      (netpoll.hpp), then retries;
+//   3. drops the lock and the reference; the last reference of a closed Fd closes the
+//      descriptor (destroy()).
+// close() marks the Fd closed (new operations fail with Errc::kClosed at once), wakes
+// any goroutine parked on it (its operation fails with Errc::kClosed), and returns once
+// the descriptor is really closed, i.e. once the operations in flight have let go.
+//
+// Lifetime: the owner (Conn, Listener) deletes the Fd after close() has returned; as for
+// any C++ object, no call on it may be in progress then.
+#pragma once
+
+#include <goro/core/detail/sema.hpp>
+#include <goro/net/address.hpp>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <system_error>
+
+#include "netpoll.hpp"
+
+namespace goro::net::detail {
+
+// Go: internal/poll.fdMutex. state packs, from bit 0: closed (1 bit), read lock (1),
+// write lock (1), references (20 bits), read waiters (20), write waiters (20).
+class FdMutex {
+ public:
+  // Go: incref. false if closed.
+  bool incref() noexcept;
+  // Go: increfAndClose. Marks closed and takes a reference; false if already closed.
+  // Queued lockers are released (they see closed and fail).
+  bool incref_and_close() noexcept;
+  // Go: decref. true if this was the last reference of a closed Fd (call destroy).
+  bool decref() noexcept;
+  // Go: rwlock / rwunlock. rwlock takes a reference and the lock, queueing behind the
+  // holder; false if closed. rwunlock returns what decref would.
+  bool rwlock(bool read) noexcept;
+  bool rwunlock(bool read) noexcept;
+
+ private:
+  std::atomic<std::uint64_t> state_{0};
+  goro::detail::Sema rsema_;
+  goro::detail::Sema wsema_;
+};
+
+class Fd {
+ public:
+  // Takes ownership of sysfd (non-blocking, close-on-exec) and registers it with the
+  // poller. On failure the descriptor is closed and ec set; the Fd must then be deleted.
+  Fd(int sysfd, std::error_code& ec) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd();
+
+  int sysfd() const noexcept { return sysfd_; }
+
+  // Reads at most len bytes. 0 with Errc::kEof at the end of the stream.
+  std::size_t read(void* buf, std::size_t len, std::error_code& ec) noexcept;
+  // Writes all len bytes (a partial count with ec on failure).
+  std::size_t write(const void* buf, std::size_t len, std::error_code& ec) noexcept;
+  // Writes all bytes of iov[0..n) (sendmsg, MSG_NOSIGNAL); iov is not modified.
+  std::size_t writev(const struct iovec* iov, std::size_t n, std::error_code& ec) noexcept;
+  // splice(2) from this socket into a pipe's write end (empty on entry): at most max
+  // bytes, waiting for data as read() does. 0 with Errc::kEof at the end of the stream.
+  std::size_t splice_in(int pipe_w, std::size_t max, std::error_code& ec) noexcept;
+  // splice(2) exactly n bytes from a pipe's read end into this socket, waiting as write()
+  // does. Returns the bytes moved (n unless ec).
+  std::size_t splice_out(int pipe_r, std::size_t n, std::error_code& ec) noexcept;
+  // accept4; the new descriptor is non-blocking and close-on-exec. -1 with ec on error.
+  int accept(sockaddr* sa, socklen_t* len, std::error_code& ec) noexcept;
+  // After a connect(2) that returned EINPROGRESS: waits until it completes (or the write
+  // deadline passes, or the Fd is closed).
+  void wait_connect(std::error_code& ec) noexcept;
+
+  // Go: FD.Close. Errc::kClosed if already closed.
+  void close(std::error_code& ec) noexcept;
+  // shutdown(2), setsockopt(2), getsockname(2) under a reference.
+  void shutdown(int how, std::error_code& ec) noexcept;
+  void setsockopt(int level, int name, int value, std::error_code& ec) noexcept {
+    setsockopt(level, name, &value, sizeof value, ec);
+  }
+  void setsockopt(int level, int name, const void* value, socklen_t len,
+                  std::error_code& ec) noexcept;
+  bool local_address(Address& out, std::error_code& ec) noexcept;
+
+  // deadline: monotonic ns, 0 none, < 0 passed (see netpoll.hpp).
+  void set_deadline(std::int64_t deadline, PollMode mode) noexcept;
+
+  bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
+
+  Address remote;  // set once by whoever made the Fd (accept, dial)
+
+ private:
+  void destroy() noexcept;
+  void drop(bool last) noexcept {
+    if (last) destroy();
+  }
+  void wait_destroyed() noexcept;
+
+  FdMutex mu_;
+  int sysfd_ = -1;
+  PollDesc* pd_ = nullptr;
+  std::atomic<bool> closed_{false};  // mirror of the mutex's closed bit, for closed()
+  // The goroutine waiting in close() for destroy(), or kDestroyed (Go: fd.csema).
+  // atomic: exchanged by destroy(), CASed by the waiter's park commit.
+  std::atomic<std::uintptr_t> close_waiter_{0};
+};
+
+// A kernel socket address as an Address; an IPv4-mapped IPv6 address (what a dual-stack
+// listener reports for IPv4 peers) becomes the IPv4 address, as Go shows it.
+bool address_from_native(const sockaddr* sa, socklen_t len, Address& out) noexcept;
+
+// Maps a poller result to an error code (kClosing -> Errc::kClosed, kTimeout ->
+// Errc::kTimeout).
+std::error_code poll_error(PollErr e) noexcept;
+
+}  // namespace goro::net::detail

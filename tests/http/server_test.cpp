@@ -1,0 +1,457 @@
+// goro::http::Server end to end over loopback sockets, with a byte-level client: the
+// protocol features (keep-alive, pipelining, bodies both ways, 100-continue, HEAD,
+// HTTP/1.0, Connection: close), handler exceptions, 1,000 concurrent clients, curl.
+#include <goro/core/blocking.hpp>
+#include <goro/http.hpp>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "http_test_util.hpp"
+
+namespace http = goro::http;
+using namespace http_test;
+using ::testing::HasSubstr;
+
+namespace {
+
+// The routes most tests use.
+void add_routes(http::Server& srv) {
+  srv.get("/", [](const http::Request&, http::Response& res) { res.text("Hello, World!"); });
+  srv.get("/n/:i", [](const http::Request& req, http::Response& res) {
+    res.text("n=" + std::string(req.param("i")));
+  });
+  srv.post("/echo", [](const http::Request& req, http::Response& res) {
+    std::string out = req.body();
+    for (const auto& f : req.trailers()) {
+      out += "|trailer ";
+      out += f.name;
+      out += "=";
+      out += f.value;
+    }
+    res.send(out);
+  });
+  // Reads the body in 3-byte pieces and reports the piece sizes' sum and count.
+  srv.post("/pieces", [](const http::Request& req, http::Response& res) {
+    char buf[3];
+    std::size_t total = 0, reads = 0;
+    while (std::size_t n = req.read_body(buf, sizeof buf)) {
+      total += n;
+      ++reads;
+    }
+    res.text(std::to_string(total) + " bytes in " + std::to_string(reads) + " reads");
+  });
+  srv.get("/stream", [](const http::Request&, http::Response& res) {
+    res.header("Content-Type", "text/plain");
+    res.write("one,");
+    res.flush();
+    res.write("two,");
+    res.write(std::string(20000, 'x'));  // a piece bigger than the copy limit
+    res.write("three");
+  });
+  srv.get("/fixed", [](const http::Request&, http::Response& res) {
+    res.set_content_length(10);
+    res.write("01234");
+    res.write("56789");
+  });
+  srv.get("/nocontent", [](const http::Request&, http::Response& res) { res.status(204); });
+  srv.get("/close", [](const http::Request&, http::Response& res) {
+    res.header("Connection", "close").text("bye");
+  });
+  srv.get("/throw", [](const http::Request&, http::Response&) {
+    throw std::runtime_error("handler failure (expected by the test)");
+  });
+  srv.get("/teapot", [](const http::Request&, http::Response&) { throw http::HttpError(418, "I'm a teapot"); });
+  srv.get("/headers", [](const http::Request& req, http::Response& res) {
+    res.text(std::string(req.header("x-CUSTOM")) + "|" + std::string(req.header("X-Missing")) + "|" +
+             std::string(req.version()));
+  });
+  srv.get("/big", [](const http::Request&, http::Response& res) { res.text(std::string(100000, 'b')); });
+}
+
+TEST(Server, HelloWorld) {
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    ts.start();
+    RawResponse r = ts.request(get("/"));
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.status_line, "HTTP/1.1 200 OK");
+    EXPECT_EQ(r.body, "Hello, World!");
+    EXPECT_EQ(r.header("Content-Length"), "13");
+    EXPECT_EQ(r.header("Content-Type"), "text/plain; charset=utf-8");
+    EXPECT_EQ(r.header("Server"), "goro");
+    ASSERT_TRUE(r.header("Date").has_value());
+    EXPECT_EQ(r.header("Date")->size(), 29u);
+    EXPECT_THAT(*r.header("Date"), HasSubstr(" GMT"));
+    EXPECT_FALSE(r.header("Connection").has_value());
+  });
+}
+
+TEST(Server, KeepAliveServesManyRequestsOnOneConnection) {
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    ts.start();
+    RawClient c = ts.connect();
+    for (int i = 0; i < 50; ++i) {
+      ASSERT_TRUE(c.send(get("/n/" + std::to_string(i))));
+      RawResponse r = c.read_response();
+      ASSERT_TRUE(r.ok) << r.error;
+      EXPECT_EQ(r.body, "n=" + std::to_string(i));
+    }
+    EXPECT_EQ(ts.srv.open_connections(), 1u);
+  });
+}
+
+TEST(Server, PipelinedRequestsAnsweredInOrder) {
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    ts.start();
+    RawClient c = ts.connect();
+    std::string batch;
+    for (int i = 0; i < 100; ++i) batch += get("/n/" + std::to_string(i));
+    // A body-carrying request in the middle of the pipeline too.
+    batch += "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello";
+    batch += get("/n/last");
+    ASSERT_TRUE(c.send(batch));
+    for (int i = 0; i < 100; ++i) {
+      RawResponse r = c.read_response();
+      ASSERT_TRUE(r.ok) << r.error;
+      ASSERT_EQ(r.body, "n=" + std::to_string(i));
+    }
+    EXPECT_EQ(c.read_response().body, "hello");
+    EXPECT_EQ(c.read_response().body, "n=last");
+  });
+}
+
+TEST(Server, PipelinedRequestsSplitAcrossReads) {
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    ts.start();
+    RawClient c = ts.connect();
+    std::string batch = get("/n/1") + "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world" +
+                        get("/n/2");
+    // One byte at a time: every boundary falls inside some read.
+    for (char ch : batch) {
+      ASSERT_TRUE(c.send(std::string_view(&ch, 1)));
+      if (ch == '\n') goro::yield();
+    }
+    EXPECT_EQ(c.read_response().body, "n=1");
+    EXPECT_EQ(c.read_response().body, "hello world");
+    EXPECT_EQ(c.read_response().body, "n=2");
+  });
+}
+
+TEST(Server, ContentLengthAndChunkedRequestBodies) {
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    ts.start();
+    RawClient c = ts.connect();
+    c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world");
+    RawResponse r = c.read_response();
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.body, "hello world");
+    EXPECT_EQ(r.header("Content-Type"), "application/octet-stream");
+
+    // Chunked, with a chunk extension and trailer fields, on the same connection.
+    c.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "5;ext=1\r\nhello\r\n1\r\n \r\n5;name=\"quoted value\"\r\nworld\r\n0\r\n"
+           "Checksum: abc\r\nX-Trailer-Two: 2\r\n\r\n");
+    r = c.read_response();
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.body, "hello world|trailer Checksum=abc|trailer X-Trailer-Two=2");
+
+    // Chunked without trailers, streamed in small reads by the handler.
+    c.send("POST /pieces HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "a\r\n0123456789\r\n3\r\nabc\r\n0\r\n\r\n");
+    r = c.read_response();
+    EXPECT_EQ(r.body, "13 bytes in 5 reads");
+
+    // An empty body both ways.
+    c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n");
+    r = c.read_response();
+    EXPECT_EQ(r.body, "");
+    EXPECT_EQ(r.header("Content-Length"), "0");
+    c.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    EXPECT_EQ(c.read_response().body, "");
+  });
+}
+
+TEST(Server, LargeBodiesBothWays) {
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    ts.start();
+    RawClient c = ts.connect();
+    std::string body(1 << 20, 'z');
+    for (std::size_t i = 0; i < body.size(); i += 997) body[i] = static_cast<char>('a' + i % 26);
+    goro::go([&c, body] {
+      c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
+             "\r\n\r\n" + body);
+    });
+    RawResponse r = c.read_response();
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_TRUE(r.body == body);
+    c.send(get("/big"));
+    EXPECT_EQ(c.read_response().body.size(), 100000u);
+  });
+}
+
+TEST(Server, UnreadBodyIsDrainedAndTheConnectionKept) {
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    ts.start();
+    RawClient c = ts.connect();
+    // GET / ignores its body: the server must skip it to find the next request.
+    c.send("GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 7\r\n\r\nignored" + get("/n/2"));
+    EXPECT_EQ(c.read_response().body, "Hello, World!");
+    EXPECT_EQ(c.read_response().body, "n=2");
+    c.send("GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n" + get("/n/3"));
+    EXPECT_EQ(c.read_response().body, "Hello, World!");
+    EXPECT_EQ(c.read_response().body, "n=3");
+  });
+}
+
+TEST(Server, StreamedResponses) {
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    ts.start();
+    RawClient c = ts.connect();
+    c.send(get("/stream"));
+    RawResponse r = c.read_response();
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_TRUE(r.chunked);
+    EXPECT_FALSE(r.header("Content-Length").has_value());
+    EXPECT_EQ(r.body, "one,two," + std::string(20000, 'x') + "three");
+
+    c.send(get("/fixed"));
+    r = c.read_response();
+    EXPECT_FALSE(r.chunked);
+    EXPECT_EQ(r.header("Content-Length"), "10");
+    EXPECT_EQ(r.body, "0123456789");
+
+    // HTTP/1.0 cannot take chunked: the body ends with the connection.
+    RawClient old = ts.connect();
+    old.send("GET /stream HTTP/1.0\r\n\r\n");
+    r = old.read_response();
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_FALSE(r.chunked);
+    EXPECT_TRUE(r.closes());
+    EXPECT_EQ(r.body, "one,two," + std::string(20000, 'x') + "three");
+  });
+}
+
+TEST(Server, HeadAndNoContent) {
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    ts.start();
+    RawClient c = ts.connect();
+    c.send("HEAD / HTTP/1.1\r\nHost: t\r\n\r\n");
+    RawResponse r = c.read_response(/*head_request=*/true);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.header("Content-Length"), "13");  // the GET body's length, no bytes
+    c.send("HEAD /stream HTTP/1.1\r\nHost: t\r\n\r\n");
+    r = c.read_response(true);
+    EXPECT_EQ(r.status, 200);
+    EXPECT_FALSE(r.header("Transfer-Encoding").has_value());
+    c.send(get("/nocontent"));
+    r = c.read_response();
+    EXPECT_EQ(r.status, 204);
+    EXPECT_FALSE(r.header("Content-Length").has_value());
+    // Nothing stray on the wire: the next response parses.
+    c.send(get("/n/9"));
+    EXPECT_EQ(c.read_response().body, "n=9");
+  });
+}
+
+TEST(Server, Http10) {
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    ts.start();
+    RawClient c = ts.connect();
+    c.send("GET /headers HTTP/1.0\r\nX-Custom: v\r\n\r\n");  // no Host needed in 1.0
+    RawResponse r = c.read_response();
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.body, "v||HTTP/1.0");
+    EXPECT_TRUE(r.closes());
+    EXPECT_TRUE(c.at_eof());
+
+    RawClient k = ts.connect();
+    k.send("GET /n/1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    r = k.read_response();
+    EXPECT_EQ(r.header("Connection"), "keep-alive");
+    k.send("GET /n/2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    EXPECT_EQ(k.read_response().body, "n=2");
+  });
+}
+
+TEST(Server, ConnectionCloseBothWays) {
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    ts.start();
+    RawClient c = ts.connect();
+    c.send("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    RawResponse r = c.read_response();
+    EXPECT_TRUE(r.closes());
+    EXPECT_TRUE(c.at_eof());
+
+    RawClient d = ts.connect();
+    d.send(get("/close"));
+    r = d.read_response();
+    EXPECT_EQ(r.body, "bye");
+    EXPECT_TRUE(r.closes());
+    EXPECT_TRUE(d.at_eof());
+
+    // Requests pipelined after "Connection: close" are never answered.
+    RawClient e = ts.connect();
+    e.send("GET /n/1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" + get("/n/2"));
+    EXPECT_EQ(e.read_response().body, "n=1");
+    EXPECT_TRUE(e.at_eof());
+  });
+}
+
+TEST(Server, ExpectContinue) {
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    ts.start();
+    RawClient c = ts.connect();
+    c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    RawResponse interim = c.read_response();
+    ASSERT_TRUE(interim.ok) << interim.error;
+    EXPECT_EQ(interim.status_line, "HTTP/1.1 100 Continue");
+    c.send("hello");
+    RawResponse r = c.read_response();
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "hello");
+    EXPECT_FALSE(r.closes());
+
+    // A handler that never reads the body: no 100, an answer, and the connection closes.
+    RawClient d = ts.connect();
+    d.send("POST /n/1 HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    r = d.read_response();
+    EXPECT_EQ(r.status, 405);
+    EXPECT_TRUE(r.closes());
+    EXPECT_TRUE(d.at_eof());
+
+    // An expectation we do not know.
+    r = ts.request("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: something\r\n\r\nhello");
+    EXPECT_EQ(r.status, 417);
+  });
+}
+
+TEST(Server, CaseInsensitiveHeaders) {
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    ts.start();
+    RawResponse r = ts.request("GET /headers HTTP/1.1\r\nhOsT: t\r\nx-custom:   padded value  \r\n\r\n");
+    EXPECT_EQ(r.body, "padded value||HTTP/1.1");
+  });
+}
+
+TEST(Server, HandlerExceptionGives500AndTheServerKeepsServing) {
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    ts.start();
+    for (int i = 0; i < 3; ++i) {
+      RawClient c = ts.connect();
+      c.send(get("/throw") + get("/n/1"));
+      RawResponse r = c.read_response();
+      ASSERT_TRUE(r.ok) << r.error;
+      EXPECT_EQ(r.status, 500);
+      EXPECT_TRUE(r.closes());
+      EXPECT_TRUE(c.at_eof());  // the pipelined /n/1 is not answered
+      EXPECT_EQ(ts.request(get("/")).body, "Hello, World!");
+    }
+    RawResponse t = ts.request(get("/teapot"));
+    EXPECT_EQ(t.status, 418);
+    EXPECT_EQ(t.body, "I'm a teapot\n");
+  });
+}
+
+TEST(Server, ManyConcurrentKeepAliveClients) {
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    ts.start();
+    constexpr int kClients = 1000;
+    constexpr int kRequests = 5;
+    std::atomic<int> good{0};
+    goro::WaitGroup wg;
+    std::vector<RawClient> clients(kClients);
+    for (int i = 0; i < kClients; ++i) clients[i] = ts.connect();  // all open at once
+    for (int i = 0; i < kClients; ++i) {
+      wg.add(1);
+      goro::go([&, i] {
+        for (int k = 0; k < kRequests; ++k) {
+          clients[i].send(get("/n/" + std::to_string(i * 10 + k)));
+          RawResponse r = clients[i].read_response(false, 20s);
+          if (r.ok && r.body == "n=" + std::to_string(i * 10 + k)) ++good;
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+    EXPECT_EQ(good.load(), kClients * kRequests);
+    EXPECT_EQ(ts.srv.open_connections(), static_cast<std::size_t>(kClients));
+  });
+}
+
+TEST(Server, WithCurl) {
+  if (std::system("command -v curl >/dev/null 2>&1") != 0) GTEST_SKIP() << "curl not installed";
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    ts.start();
+    std::string base = "http://127.0.0.1:" + std::to_string(ts.addr.port());
+    auto curl = [&](const std::string& args) {
+      std::string out;
+      goro::blocking([&] {
+        std::string cmd = "curl -sS --max-time 10 " + args + " 2>&1";
+        FILE* p = popen(cmd.c_str(), "r");
+        if (p == nullptr) return;
+        char buf[4096];
+        while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+        pclose(p);
+      });
+      return out;
+    };
+    EXPECT_EQ(curl(base + "/"), "Hello, World!");
+    // Keep-alive across two URLs, chunked upload (-T -), 100-continue for a big body.
+    EXPECT_EQ(curl(base + "/n/1 " + base + "/n/2"), "n=1n=2");
+    EXPECT_EQ(curl("-H 'Transfer-Encoding: chunked' --data-binary @/etc/hostname " + base + "/echo"),
+              curl("-s --data-binary @/etc/hostname " + base + "/echo"));
+    std::string big(2 << 20, 'q');
+    std::string path = testing::TempDir() + "goro_http_curl_body";
+    FILE* f = std::fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fwrite(big.data(), 1, big.size(), f);
+    std::fclose(f);
+    std::string echoed = curl("--data-binary @" + path + " " + base + "/echo");
+    EXPECT_EQ(echoed.size(), big.size());
+    EXPECT_TRUE(echoed == big);
+    EXPECT_THAT(curl("-i " + base + "/stream"), HasSubstr("Transfer-Encoding: chunked"));
+    EXPECT_THAT(curl("-sI " + base + "/"), HasSubstr("Content-Length: 13"));
+    EXPECT_THAT(curl("--http1.0 -i " + base + "/n/4"), HasSubstr("n=4"));
+    std::remove(path.c_str());
+  });
+}
+
+}  // namespace
