@@ -61,8 +61,10 @@ namespace goro::detail {
 
 
 // Swaps the thread's exception-handling state: from's goes into from, to's comes out.
-[[gnu::always_inline]] inline void swap_eh(unsigned char* from_eh, const unsigned char* to_eh) noexcept {
-  void* g = abi::__cxa_get_globals();
+// eh_globals: this thread's abi::__cxa_get_globals(), cached by the M (it never changes
+// for a thread; calling it costs a PLT call and a __tls_get_addr each time).
+[[gnu::always_inline]] inline void swap_eh(void* g, unsigned char* from_eh,
+                                           const unsigned char* to_eh) noexcept {
   static_assert(sizeof(void*) + sizeof(unsigned) <= 16, "__cxa_eh_globals layout");
   std::memcpy(from_eh, g, 16);
   std::memcpy(g, to_eh, 16);
@@ -116,12 +118,13 @@ struct Ctx {
 
 // Suspends `from` and resumes `to` (which must have run before). Returns when someone
 // switches back to `from`.
-[[gnu::always_inline]] inline void ctx_switch(Ctx* from, Ctx* to, bool from_exits = false) noexcept {
+[[gnu::always_inline]] inline void ctx_switch(Ctx* from, Ctx* to, void* eh_globals,
+                                              bool from_exits = false) noexcept {
   from->saved_locks = GORO_TLS_RT(locks);
   from->saved_nopreempt = GORO_TLS_RT(nopreempt);
   GORO_TLS_RT(locks) = to->saved_locks;
   GORO_TLS_RT(nopreempt) = to->saved_nopreempt;
-  swap_eh(from->eh, to->eh);
+  swap_eh(eh_globals, from->eh, to->eh);
   sanitizer_before_switch(from, to, from_exits);
   goro_ctx_switch(&from->sp, to->sp);
   sanitizer_after_switch(from);
@@ -129,13 +132,13 @@ struct Ctx {
 
 // Suspends `from` and starts fn(arg) on the fresh stack of `to` (sp == nullptr).
 [[gnu::always_inline]] inline void ctx_start(Ctx* from, Ctx* to, void* arg, void (*fn)(void*),
-                      bool from_exits = false) noexcept {
+                                             void* eh_globals, bool from_exits = false) noexcept {
   from->saved_locks = GORO_TLS_RT(locks);
   from->saved_nopreempt = GORO_TLS_RT(nopreempt);
   GORO_TLS_RT(locks) = 0;  // a fresh goroutine holds nothing
   GORO_TLS_RT(nopreempt) = 0;
   static const unsigned char kNoExceptions[16] = {};
-  swap_eh(from->eh, kNoExceptions);
+  swap_eh(eh_globals, from->eh, kNoExceptions);
   sanitizer_before_switch(from, to, from_exits);
   char* top = static_cast<char*>(to->stack_lo) + to->stack_size;
   goro_ctx_start(&from->sp, top, arg, fn);

@@ -30,6 +30,7 @@ enum class PostAction : std::uint8_t {
 
 struct M {
   Ctx g0;                 // this thread's own stack; the scheduler loop runs on it
+  void* eh_globals = nullptr;  // this thread's abi::__cxa_get_globals(); set at start
   std::int64_t id = 0;
   G* curg = nullptr;      // the G running on this M; owner: this M
   P* p = nullptr;         // owner: this M

@@ -727,7 +727,7 @@ void execute(M* m, G* next, bool inherit_time, Ctx* from, G* from_g, bool from_e
     p->preempt.store(0, std::memory_order_relaxed);  // a new time slice
   }
   if (next->ctx.sp != nullptr) {
-    ctx_switch(from, &next->ctx, from_exits);
+    ctx_switch(from, &next->ctx, m->eh_globals, from_exits);
     return;
   }
   // First run: bind a stack. An exiting G hands its warm stack straight over (we are
@@ -748,7 +748,7 @@ void execute(M* m, G* next, bool inherit_time, Ctx* from, G* from_g, bool from_e
 #if GORO_TSAN
   next->ctx.tsan_fiber = __tsan_create_fiber(0);
 #endif
-  ctx_start(from, &next->ctx, next, &g_main, from_exits);
+  ctx_start(from, &next->ctx, next, &g_main, m->eh_globals, from_exits);
 }
 
 // Go: the first part of findRunnable, cheap enough to run on a goroutine's stack.
@@ -799,7 +799,7 @@ void switch_away(M* m, G* cur, bool exiting) noexcept {
     execute(m, next, inherit, &cur->ctx, cur, exiting);
   } else {
     m->curg = nullptr;
-    ctx_switch(&cur->ctx, &m->g0, exiting);
+    ctx_switch(&cur->ctx, &m->g0, m->eh_globals, exiting);
   }
   post_switch(GORO_CUR_M());
 }
@@ -811,7 +811,7 @@ void requeue_global_and_stop(M* m, G* g) noexcept {
   m->post = PostAction::kRequeueGlobal;
   m->post_g = g;
   m->curg = nullptr;
-  ctx_switch(&g->ctx, &m->g0);
+  ctx_switch(&g->ctx, &m->g0, m->eh_globals);
   // Resumed later by some M that took us off the global queue: finish its switch.
   post_switch(GORO_CUR_M());
 }
@@ -1146,6 +1146,7 @@ void schedule(M* m) noexcept {
 }
 
 void init_g0(M* m) noexcept {
+  m->eh_globals = abi::__cxa_get_globals();
 #if GORO_TSAN
   m->g0.tsan_fiber = __tsan_get_current_fiber();
 #endif
@@ -1473,7 +1474,7 @@ void yield() noexcept {
     execute(m, next, inherit, &g->ctx, g, false);
   } else {
     m->curg = nullptr;
-    ctx_switch(&g->ctx, &m->g0);
+    ctx_switch(&g->ctx, &m->g0, m->eh_globals);
   }
   post_switch(GORO_CUR_M());
 }
