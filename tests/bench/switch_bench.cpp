@@ -11,6 +11,9 @@
 // loadtest/README.md ("Why a hand-written switch") records the figures.
 #include "context.hpp"  // goro::detail::Ctx, ctx_start, ctx_switch (core/src)
 
+// The thread's exception state, as an M caches it (one thread here).
+static void* const g_eh = abi::__cxa_get_globals();
+
 #include <sys/mman.h>
 #include <ucontext.h>
 #include <boost/context/detail/fcontext.hpp>
@@ -61,7 +64,7 @@ struct GoroPair {
 
 void goro_fiber(void* arg) {
   auto* p = static_cast<GoroPair*>(arg);
-  for (;;) gd::ctx_switch(&p->fiber_ctx, &p->main_ctx);
+  for (;;) gd::ctx_switch(&p->fiber_ctx, &p->main_ctx, g_eh);
 }
 
 double bench_goro(std::int64_t n) {
@@ -69,9 +72,9 @@ double bench_goro(std::int64_t n) {
   pair.fiber_ctx.stack_lo = alloc_stack();
   pair.fiber_ctx.stack_size = kStackSize;
   // Returns when the fiber first switches back.
-  gd::ctx_start(&pair.main_ctx, &pair.fiber_ctx, &pair, &goro_fiber);
+  gd::ctx_start(&pair.main_ctx, &pair.fiber_ctx, &pair, &goro_fiber, g_eh);
   return median_ns_per_switch(n, [](std::int64_t k) {
-    for (std::int64_t i = 0; i < k; ++i) gd::ctx_switch(&pair.main_ctx, &pair.fiber_ctx);
+    for (std::int64_t i = 0; i < k; ++i) gd::ctx_switch(&pair.main_ctx, &pair.fiber_ctx, g_eh);
   });
 }
 
