@@ -10,7 +10,8 @@
 // goro::net::relay copies client -> backend in that goroutine and backend -> client in
 // a second one. One side's end of stream becomes a half close of the other side, so
 // request/response protocols that half close work through the proxy; an error on either
-// side (reset, --idle-timeout) closes both. SIGINT/SIGTERM stop accepting and give the
+// side (reset, --idle-timeout) closes both. SIGPIPE is ignored, so the bytes move with
+// splice(2), never entering user space. SIGINT/SIGTERM stop accepting and give the
 // connections --grace seconds.
 #include <goro/net.hpp>
 
@@ -104,6 +105,10 @@ Options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   Options opt = parse(argc, argv);
+
+  // A peer that resets must not end the proxy: with SIGPIPE ignored, relay() also moves
+  // the bytes with splice(2) (zero-copy) instead of through a buffer.
+  signal(SIGPIPE, SIG_IGN);
 
   sigset_t sigs;
   sigemptyset(&sigs);

@@ -173,6 +173,9 @@ void acquirep(M* m, P* p) noexcept {
   m->p = p;
   p->m = m;
   p->status.store(PStatus::kRunning, std::memory_order_relaxed);
+  // A P going to work: sysmon must be awake to preempt (one relaxed-cost check when it
+  // is; found when a goroutine woken by the poller took an idle P and hogged it).
+  sysmon_wake();
 }
 
 P* releasep(M* m) noexcept {
@@ -1198,6 +1201,11 @@ void teardown() noexcept {
   for (int i = 0; i < kMaxProcs; ++i) {
     P* p = sched.allp[i].load(std::memory_order_relaxed);
     if (p != nullptr) {
+      // Timers still armed (a goro::Timer outliving run()) must not point at a freed P.
+      for (Timer* t : p->timers.heap) {
+        t->index = -1;
+        t->owner.store(nullptr, std::memory_order_relaxed);
+      }
       delete p;
       sched.allp[i].store(nullptr, std::memory_order_relaxed);
     }

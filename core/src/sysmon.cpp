@@ -71,7 +71,7 @@ int retake(std::vector<Tick>& ticks, std::int64_t now) noexcept {
     bool sysretake = false;
     if (s == PStatus::kRunning || s == PStatus::kSyscall) {
       std::uint32_t t = p->schedtick.load(std::memory_order_relaxed);
-      if (pd.schedtick != t) {
+      if (pd.schedtick != t || pd.schedwhen == 0) {  // changed, or first seen: a new slice
         pd.schedtick = t;
         pd.schedwhen = now;
       } else if (pd.schedwhen + g_slice_ns <= now && s == PStatus::kSyscall) {

@@ -5,6 +5,7 @@
 #include <goro/core/wait_group.hpp>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <memory>
@@ -41,14 +42,24 @@ struct Pipe {
   bool ok() const noexcept { return fd[0] >= 0; }
 };
 
+// Whether SIGPIPE is ignored. splice(2) into a socket the peer has reset raises SIGPIPE
+// (there is no MSG_NOSIGNAL for it), which by default ends the process; Go's runtime
+// ignores it for sockets, goro leaves the process's signal dispositions to the program.
+bool sigpipe_ignored() noexcept {
+  struct sigaction sa {};
+  return ::sigaction(SIGPIPE, nullptr, &sa) == 0 && !(sa.sa_flags & SA_SIGINFO) &&
+         sa.sa_handler == SIG_IGN;
+}
+
 // Zero-copy: socket -> pipe -> socket with splice(2), the bytes never entering user
 // space (Go's io.Copy between TCP connections does the same). The pipe is empty between
-// rounds. false if no pipe could be made (the caller copies through a buffer instead).
+// rounds. false if splice cannot be used (SIGPIPE not ignored, no pipe): the caller
+// copies through a buffer with send(MSG_NOSIGNAL) instead.
 bool splice_loop(Conn& dst, Conn& src, Duration idle, std::uint64_t& total,
                  std::error_code& ec) noexcept {
   detail::Fd* in = detail::ConnAccess::fd(src);
   detail::Fd* out = detail::ConnAccess::fd(dst);
-  if (in == nullptr || out == nullptr) return false;
+  if (in == nullptr || out == nullptr || !sigpipe_ignored()) return false;
   Pipe pipe;
   if (!pipe.ok()) return false;
   for (;;) {

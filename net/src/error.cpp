@@ -13,10 +13,14 @@ class NetCategory final : public std::error_category {
 
   std::string message(int ev) const override {
     switch (static_cast<Errc>(ev)) {
-      case Errc::kEof: return "end of file";
-      case Errc::kUnexpectedEof: return "unexpected end of file";
-      case Errc::kTimeout: return "i/o timeout";
-      case Errc::kClosed: return "use of closed network connection";
+      case Errc::kEof:
+        return "end of file";
+      case Errc::kUnexpectedEof:
+        return "unexpected end of file";
+      case Errc::kTimeout:
+        return "i/o timeout";
+      case Errc::kClosed:
+        return "use of closed network connection";
     }
     return "unknown goro.net error " + std::to_string(ev);
   }

@@ -72,9 +72,12 @@ bool address_from_native(const sockaddr* sa, socklen_t len, Address& out) noexce
 
 std::error_code poll_error(PollErr e) noexcept {
   switch (e) {
-    case PollErr::kNone: return {};
-    case PollErr::kClosing: return Errc::kClosed;
-    case PollErr::kTimeout: return Errc::kTimeout;
+    case PollErr::kNone:
+      return {};
+    case PollErr::kClosing:
+      return Errc::kClosed;
+    case PollErr::kTimeout:
+      return Errc::kTimeout;
   }
   return Errc::kClosed;
 }
@@ -182,11 +185,10 @@ Fd::Fd(int sysfd, std::error_code& ec) noexcept : sysfd_(sysfd) {
   }
 }
 
-Fd::~Fd() {
-  if (close_waiter_.load(std::memory_order_acquire) != kDestroyed) {
-    std::error_code ec;
-    close(ec);
-  }
+void Fd::release_owner() noexcept {
+  std::error_code ignored;
+  if (close_waiter_.load(std::memory_order_acquire) != kDestroyed) close(ignored);
+  release();
 }
 
 void Fd::destroy() noexcept {
@@ -220,8 +222,11 @@ void Fd::wait_destroyed() noexcept {
 }
 
 void Fd::close(std::error_code& ec) noexcept {
+  // relaxed: our caller holds a reference (the owner's, at least) while we take ours.
+  life_.fetch_add(1, std::memory_order_relaxed);
   if (!mu_.incref_and_close()) {
     ec = Errc::kClosed;
+    release();
     return;
   }
   closed_.store(true, std::memory_order_release);
@@ -231,6 +236,7 @@ void Fd::close(std::error_code& ec) noexcept {
   drop(mu_.decref());
   // Go: runtime_Semacquire(&fd.csema) — wait until the last operation has let go.
   wait_destroyed();
+  release();  // the owner may have let go meanwhile (woken by this very close)
 }
 
 std::size_t Fd::read(void* buf, std::size_t len, std::error_code& ec) noexcept {
@@ -378,7 +384,8 @@ std::size_t Fd::splice_in(int pipe_w, std::size_t max, std::error_code& ec) noex
   } else {
     for (;;) {
       // The pipe is empty, so EAGAIN can only mean the socket has nothing (Go: spliceDrain).
-      ssize_t n = ::splice(sysfd_, nullptr, pipe_w, nullptr, max, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      ssize_t n =
+          ::splice(sysfd_, nullptr, pipe_w, nullptr, max, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) {
         ec.clear();
         result = static_cast<std::size_t>(n);
@@ -416,7 +423,8 @@ std::size_t Fd::splice_out(int pipe_r, std::size_t n, std::error_code& ec) noexc
   } else {
     while (done < n) {
       // The pipe holds the bytes, so EAGAIN means the socket's buffer is full.
-      ssize_t w = ::splice(pipe_r, nullptr, sysfd_, nullptr, n - done, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      ssize_t w =
+          ::splice(pipe_r, nullptr, sysfd_, nullptr, n - done, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (w > 0) {
         done += static_cast<std::size_t>(w);
         continue;

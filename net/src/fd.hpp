@@ -13,8 +13,12 @@
 // any goroutine parked on it (its operation fails with Errc::kClosed), and returns once
 // the descriptor is really closed, i.e. once the operations in flight have let go.
 //
-// Lifetime: the owner (Conn, Listener) deletes the Fd after close() has returned; as for
-// any C++ object, no call on it may be in progress then.
+// Lifetime: the owner (Conn, Listener) gives it up with release_owner(), which closes it
+// and drops the owner's reference. A close() in progress holds a reference of its own,
+// so the usual pattern is safe: goroutine A closes, B (the owner) wakes up because of it
+// and destroys its Conn while A is still finishing close(); the Fd goes when A is done.
+// Other calls take no such reference: as for any C++ object, the owner must not destroy
+// it while one of them may be in progress.
 #pragma once
 
 #include <goro/core/detail/sema.hpp>
@@ -61,7 +65,9 @@ class Fd {
   Fd(int sysfd, std::error_code& ec) noexcept;
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
-  ~Fd();
+
+  // The owner is done with it: closes it (if nobody has) and drops the owner's reference.
+  void release_owner() noexcept;
 
   int sysfd() const noexcept { return sysfd_; }
 
@@ -102,6 +108,11 @@ class Fd {
   Address remote;  // set once by whoever made the Fd (accept, dial)
 
  private:
+  ~Fd() = default;  // via release() only
+  void release() noexcept {
+    // acq_rel: the last one out sees every other holder's writes before deleting.
+    if (life_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
   void destroy() noexcept;
   void drop(bool last) noexcept {
     if (last) destroy();
@@ -109,6 +120,9 @@ class Fd {
   void wait_destroyed() noexcept;
 
   FdMutex mu_;
+  // References to this object (not to the descriptor: that is mu_'s): the owner's, plus
+  // one per close() in progress. atomic: relaxed increments, acq_rel decrements.
+  std::atomic<int> life_{1};
   int sysfd_ = -1;
   PollDesc* pd_ = nullptr;
   std::atomic<bool> closed_{false};  // mirror of the mutex's closed bit, for closed()

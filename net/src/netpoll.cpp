@@ -236,7 +236,7 @@ struct PollDesc {
   std::int64_t wd = 0;
   bool rt_set = false;  // rt was armed under the current rseq (Go: pd.rt.f != nil)
   bool wt_set = false;
-  bool unarmed = false;  // rd/wd set outside a goroutine: arm at the next wait
+  bool unarmed = false;           // rd/wd set outside a goroutine: arm at the next wait
   std::uint64_t timer_epoch = 0;  // g_epoch when rt/wt were armed
   goro::detail::Timer rt;
   goro::detail::Timer wt;
@@ -281,8 +281,8 @@ class Poller {
       if (pending_.exchange(false, std::memory_order_seq_cst)) {
         ctx_.poll();  // a wake is waiting: return at once
       } else {
-        std::size_t n = delay_ns < 0 ? ctx_.run_one()
-                                     : ctx_.run_one_for(std::chrono::nanoseconds(delay_ns));
+        std::size_t n =
+            delay_ns < 0 ? ctx_.run_one() : ctx_.run_one_for(std::chrono::nanoseconds(delay_ns));
         if (n > 0) ctx_.poll();  // run_one handled one descriptor; take the rest too
       }
       blocking_.store(false, std::memory_order_seq_cst);
@@ -408,7 +408,7 @@ class PollCache {
  private:
   static constexpr int kChunk = 64;
   goro::detail::Lock lock_;
-  PollDesc* free_ = nullptr;      // guarded by lock_
+  PollDesc* free_ = nullptr;       // guarded by lock_
   std::vector<PollDesc*> chunks_;  // guarded by lock_; keeps the chunks reachable
   std::int64_t open_ = 0;          // guarded by lock_
   std::int64_t cached_ = 0;        // guarded by lock_
@@ -534,9 +534,11 @@ void arm(PollDesc* pd, PollMode mode) noexcept {
 }
 
 // Timers armed in an earlier run() went away with that run's timer heaps: forget them
-// (never del_timer them). Requires pd->lock.
+// (never del_timer them). No poller installed means no run() has armed one since the
+// last ended. Requires pd->lock.
 void forget_dead_timers(PollDesc* pd) noexcept {
-  if ((pd->rt_set || pd->wt_set) && pd->timer_epoch != g_epoch.load(std::memory_order_relaxed)) {
+  if ((pd->rt_set || pd->wt_set) && (!goro::detail::netpoll_installed() ||
+                                     pd->timer_epoch != g_epoch.load(std::memory_order_relaxed))) {
     pd->rt_set = pd->wt_set = false;
   }
 }
@@ -623,7 +625,9 @@ PollErr wait_thread(PollDesc* pd, PollMode mode) noexcept {
       if (left <= 0) return PollErr::kTimeout;
       if (left < 50'000'000) timeout_ms = static_cast<int>((left + 999'999) / 1'000'000);
     }
-    struct pollfd p{pd->fd, static_cast<short>(mode == kRead ? POLLIN : POLLOUT), 0};
+    struct pollfd p {
+      pd->fd, static_cast<short>(mode == kRead ? POLLIN : POLLOUT), 0
+    };
     if (::poll(&p, 1, timeout_ms) > 0) return PollErr::kNone;
   }
 }
@@ -672,7 +676,8 @@ PollDesc* poll_open(int fd, int* err) noexcept {
 }
 
 void poll_close(PollDesc* pd) noexcept {
-  if (parked(pd, kRead) || parked(pd, kWrite)) fatal("close of a descriptor with a parked goroutine");
+  if (parked(pd, kRead) || parked(pd, kWrite))
+    fatal("close of a descriptor with a parked goroutine");
   {
     NoPreempt np;
     // Before the caller's close(2): once the number is free another socket may get it.

@@ -67,7 +67,9 @@ void set_keepalive_on(Fd* fd, Duration period, std::error_code& ec) noexcept {
   fd->setsockopt(SOL_SOCKET, SO_KEEPALIVE, 1, ec);
   if (ec) return;
   if (period <= Duration::zero()) return;
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(period + std::chrono::nanoseconds(999'999'999)).count();
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(
+                  period + std::chrono::nanoseconds(999'999'999))
+                  .count();
   int s = static_cast<int>(std::clamp<std::int64_t>(secs, 1, 32767));
   fd->setsockopt(IPPROTO_TCP, TCP_KEEPINTVL, s, ec);
   if (ec) return;
@@ -92,7 +94,7 @@ Fd* new_fd(int s, std::error_code& ec) noexcept {
     return nullptr;
   }
   if (ec) {
-    delete fd;
+    fd->release_owner();
     return nullptr;
   }
   return fd;
@@ -113,7 +115,8 @@ bool split_host_port(std::string_view hp, std::string_view& host, std::string_vi
   if (hp.empty()) return false;
   if (hp.front() == '[') {
     std::size_t close = hp.find(']');
-    if (close == std::string_view::npos || close + 1 >= hp.size() || hp[close + 1] != ':') return false;
+    if (close == std::string_view::npos || close + 1 >= hp.size() || hp[close + 1] != ':')
+      return false;
     host = hp.substr(1, close - 1);
     port = hp.substr(close + 2);
     return host.find('[') == std::string_view::npos && port.find(':') == std::string_view::npos;
@@ -132,13 +135,15 @@ Conn::Conn(Conn&& o) noexcept : fd_(std::exchange(o.fd_, nullptr)) {}
 
 Conn& Conn::operator=(Conn&& o) noexcept {
   if (this != &o) {
-    delete fd_;  // closes it
+    if (fd_ != nullptr) fd_->release_owner();  // closes it
     fd_ = std::exchange(o.fd_, nullptr);
   }
   return *this;
 }
 
-Conn::~Conn() { delete fd_; }
+Conn::~Conn() {
+  if (fd_ != nullptr) fd_->release_owner();
+}
 
 bool Conn::is_open() const noexcept { return fd_ != nullptr && !fd_->closed(); }
 
@@ -301,7 +306,9 @@ void Conn::set_linger(bool on, std::chrono::seconds timeout, std::error_code& ec
     ec = Errc::kClosed;
     return;
   }
-  struct linger l{on ? 1 : 0, static_cast<int>(std::max<std::int64_t>(0, timeout.count()))};
+  struct linger l {
+    on ? 1 : 0, static_cast<int>(std::max<std::int64_t>(0, timeout.count()))
+  };
   fd_->setsockopt(SOL_SOCKET, SO_LINGER, &l, sizeof l, ec);
 }
 
@@ -352,7 +359,7 @@ Listener::Listener(Listener&& o) noexcept
 
 Listener& Listener::operator=(Listener&& o) noexcept {
   if (this != &o) {
-    delete fd_;
+    if (fd_ != nullptr) fd_->release_owner();
     fd_ = std::exchange(o.fd_, nullptr);
     local_ = o.local_;
     keep_alive_ = o.keep_alive_;
@@ -360,7 +367,9 @@ Listener& Listener::operator=(Listener&& o) noexcept {
   return *this;
 }
 
-Listener::~Listener() { delete fd_; }
+Listener::~Listener() {
+  if (fd_ != nullptr) fd_->release_owner();
+}
 
 bool Listener::is_open() const noexcept { return fd_ != nullptr && !fd_->closed(); }
 
@@ -447,7 +456,7 @@ Listener listen(const Address& addr, const ListenOptions& opts, std::error_code&
   if (fd == nullptr) return Listener();
   Address local = addr;
   if (!fd->local_address(local, ec)) {
-    delete fd;
+    fd->release_owner();
     return Listener();
   }
   ec.clear();
@@ -587,7 +596,7 @@ Conn dial_one(const Address& addr, const DialOptions& opts, std::int64_t deadlin
   if (err == EINPROGRESS || err == EALREADY || err == EINTR) {
     connect_and_wait(fd, deadline, opts.context, ec);
     if (ec) {
-      delete fd;
+      fd->release_owner();
       return Conn();
     }
   }

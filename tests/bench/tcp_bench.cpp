@@ -69,15 +69,24 @@ Args parse(int argc, char** argv) {
     std::string k = argv[i];
     if (i + 1 >= argc) fail("missing value for " + k);
     const char* v = argv[++i];
-    if (k == "--addr") a.addr = v;
-    else if (k == "--buffer") a.buffer = std::strtoul(v, nullptr, 10);
-    else if (k == "--conns") a.conns = std::atoi(v);
-    else if (k == "--size") a.size = std::strtoul(v, nullptr, 10);
-    else if (k == "--seconds") a.seconds = std::atof(v);
-    else if (k == "--warmup") a.warmup = std::atof(v);
-    else if (k == "--pid") a.pid = std::atol(v);
-    else if (k == "--wait") a.wait = std::atof(v);
-    else fail("unknown option " + k);
+    if (k == "--addr")
+      a.addr = v;
+    else if (k == "--buffer")
+      a.buffer = std::strtoul(v, nullptr, 10);
+    else if (k == "--conns")
+      a.conns = std::atoi(v);
+    else if (k == "--size")
+      a.size = std::strtoul(v, nullptr, 10);
+    else if (k == "--seconds")
+      a.seconds = std::atof(v);
+    else if (k == "--warmup")
+      a.warmup = std::atof(v);
+    else if (k == "--pid")
+      a.pid = std::atol(v);
+    else if (k == "--wait")
+      a.wait = std::atof(v);
+    else
+      fail("unknown option " + k);
   }
   return a;
 }
@@ -120,14 +129,15 @@ double process_cpu(long pid) {
   // Fields after ')': state(3) ppid pgrp session tty tpgid flags minflt cminflt majflt
   // cmajflt utime(14) stime(15).
   unsigned long utime = 0, stime = 0;
-  if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2) {
+  if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) !=
+      2) {
     return -1;
   }
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 double self_cpu() {
-  struct rusage ru{};
+  struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
@@ -148,7 +158,8 @@ int connect_with_retry(const goro::net::Address& addr, double wait) {
   for (;;) {
     int fd = ::socket(addr.is_ipv6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) fail(std::string("socket: ") + std::strerror(errno));
-    if (::connect(fd, addr.native_data(), static_cast<socklen_t>(addr.native_size())) == 0) return fd;
+    if (::connect(fd, addr.native_data(), static_cast<socklen_t>(addr.native_size())) == 0)
+      return fd;
     int e = errno;
     ::close(fd);
     if (SteadyClock::now() > deadline) fail(std::string("connect: ") + std::strerror(e));
@@ -159,7 +170,8 @@ int connect_with_retry(const goro::net::Address& addr, double wait) {
 int load(const Args& a) {
   std::string_view host, port;
   if (!goro::net::split_host_port(a.addr, host, port)) fail("--addr wants HOST:PORT");
-  auto addr = goro::net::Address::parse(host, static_cast<std::uint16_t>(std::atoi(std::string(port).c_str())));
+  auto addr = goro::net::Address::parse(
+      host, static_cast<std::uint16_t>(std::atoi(std::string(port).c_str())));
   if (!addr) fail("--addr wants an IP literal");
   if (a.size == 0 || a.size > 65536) fail("--size must be 1..65536");
 
@@ -172,7 +184,7 @@ int load(const Args& a) {
     int one = 1;
     setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     fcntl(c.fd, F_SETFL, fcntl(c.fd, F_GETFL) | O_NONBLOCK);
-    struct epoll_event ev{};
+    struct epoll_event ev {};
     ev.events = EPOLLIN;
     ev.data.u32 = static_cast<std::uint32_t>(i);
     epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
@@ -181,7 +193,8 @@ int load(const Args& a) {
     Conn& c = conns[static_cast<std::size_t>(i)];
     fill(out.data(), a.size, i, c.seq);
     ssize_t n = ::send(c.fd, out.data(), a.size, MSG_NOSIGNAL);
-    if (n != static_cast<ssize_t>(a.size)) fail("short send (a message must fit the socket buffer)");
+    if (n != static_cast<ssize_t>(a.size))
+      fail("short send (a message must fit the socket buffer)");
   };
   for (int i = 0; i < a.conns; ++i) send_next(i);
 
@@ -209,7 +222,8 @@ int load(const Args& a) {
       c.got += static_cast<std::size_t>(r);
       if (c.got < a.size) continue;
       fill(out.data(), a.size, i, c.seq);
-      if (std::memcmp(in.data(), out.data(), a.size) != 0) fail("the echo differs from what was sent");
+      if (std::memcmp(in.data(), out.data(), a.size) != 0)
+        fail("the echo differs from what was sent");
       c.got = 0;
       ++c.seq;
       ++count;

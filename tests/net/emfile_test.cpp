@@ -39,7 +39,7 @@ TEST(Serve, SurvivesEmfileAndRecovers) {
       goro::sleep(50ms);
     }
 
-    struct rlimit old{};
+    struct rlimit old {};
     ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &old), 0);
     int in_use = net_test::count_fds();
     struct rlimit low = old;
@@ -55,7 +55,8 @@ TEST(Serve, SurvivesEmfileAndRecovers) {
       o.context = ctx;
       o.max_backoff = 100ms;
       o.on_accept_error = [&](const std::error_code& ec) {
-        if (ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system) {
+        if (ec == std::errc::too_many_files_open ||
+            ec == std::errc::too_many_files_open_in_system) {
           ++emfile;
         } else {
           ++other_errors;

@@ -34,7 +34,8 @@ inline unsigned char pattern_byte(std::uint64_t seed, std::uint64_t i) {
   return static_cast<unsigned char>(x);
 }
 
-inline void fill_pattern(std::uint64_t seed, std::uint64_t offset, unsigned char* p, std::size_t n) {
+inline void fill_pattern(std::uint64_t seed, std::uint64_t offset, unsigned char* p,
+                         std::size_t n) {
   for (std::size_t k = 0; k < n; ++k) p[k] = pattern_byte(seed, offset + k);
 }
 

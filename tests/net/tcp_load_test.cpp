@@ -22,7 +22,9 @@ constexpr int kConns = 1000;
 constexpr int kMessages = 100;
 
 // Message m of connection c: 1..300 bytes of that connection's pattern stream.
-std::size_t message_size(int c, int m) { return 1 + static_cast<std::size_t>((c * 131 + m * 17) % 300); }
+std::size_t message_size(int c, int m) {
+  return 1 + static_cast<std::size_t>((c * 131 + m * 17) % 300);
+}
 
 void echo_many(int procs) {
   goro::Config cfg;
@@ -76,7 +78,10 @@ TEST(TcpLoad, ThousandConnectionsHundredMessagesTwoPs) { echo_many(2); }
 TEST(TcpLoad, TenThousandConnectionsNoDescriptorLeak) {
   goro::run([] {
     // Warm up: the poller's own descriptors (epoll, eventfds, timerfd) are made once.
-    { net_test::EchoServer warm; net::dial(warm.address()); }
+    {
+      net_test::EchoServer warm;
+      net::dial(warm.address());
+    }
     int fds_before = net_test::count_fds();
     std::int64_t pds_before = net::detail::poll_stats().open;
     {

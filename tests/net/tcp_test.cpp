@@ -190,7 +190,8 @@ TEST(Tcp, DialNonRoutableAddressEndsInTime) {
                   ec == std::errc::permission_denied)
           << ec.message();
     }
-    std::printf("dial 10.255.255.1:80 -> %s after %.0f ms\n", ec ? ec.message().c_str() : "connected", ms);
+    std::printf("dial 10.255.255.1:80 -> %s after %.0f ms\n",
+                ec ? ec.message().c_str() : "connected", ms);
   });
 }
 
@@ -227,7 +228,7 @@ TEST(Tcp, PeerResetWhileReading) {
   goro::run([] {
     Pair p = make_pair();
     goro::go([&] {
-      goro::sleep(50ms);          // let the client park in read
+      goro::sleep(50ms);              // let the client park in read
       p.server.set_linger(true, 0s);  // close sends RST
       p.server.close();
     });
@@ -359,7 +360,8 @@ TEST(Tcp, CloseFromAnotherGoroutineWakesReaderWriterAndAccept) {
     });
     goro::go([&] {
       std::vector<char> chunk(1 << 20, 'w');
-      for (int i = 0; i < 1000 && !write_ec; ++i) p.client.write(chunk.data(), chunk.size(), write_ec);
+      for (int i = 0; i < 1000 && !write_ec; ++i)
+        p.client.write(chunk.data(), chunk.size(), write_ec);
       wg.done();
     });
     goro::go([&] {
@@ -434,8 +436,8 @@ TEST(Tcp, VectoredWrite) {
     net_test::fill_pattern(1, a.size() + b.size(), c.data(), c.size());
     std::size_t total = a.size() + b.size() + c.size();
     goro::go([&] {
-      net::ConstBuffer bufs[] = {{a.data(), a.size()}, {nullptr, 0}, {b.data(), b.size()},
-                                 {c.data(), c.size()}};
+      net::ConstBuffer bufs[] = {
+          {a.data(), a.size()}, {nullptr, 0}, {b.data(), b.size()}, {c.data(), c.size()}};
       EXPECT_EQ(p.client.write(std::span<const net::ConstBuffer>(bufs)), total);
       p.client.shutdown_write();
     });
@@ -518,6 +520,34 @@ TEST(Tcp, PlainThreadOutsideTheRuntime) {
     EXPECT_EQ(got, "thread");
     EXPECT_EQ(ec, net::Errc::kTimeout);
   });
+}
+
+TEST(Tcp, SocketsOutliveRun) {
+  // Made in one run(), with deadlines (timers) armed in it; used in the next run();
+  // closed outside any. The first run's timers died with its Ps: nothing may touch them.
+  Pair p;
+  goro::run([&] {
+    p = make_pair();
+    p.client.set_read_deadline(Clock::now() + 10s);
+    p.server.set_write_deadline(Clock::now() + 10s);
+  });
+  goro::run([&] {
+    char buf[4];
+    std::error_code ec;
+    p.client.set_read_deadline(Clock::now() + 50ms);
+    p.client.read(buf, sizeof buf, ec);
+    EXPECT_EQ(ec, net::Errc::kTimeout);
+    p.client.set_read_deadline(net::kNoDeadline);
+    p.server.write("ok");
+    EXPECT_EQ(p.client.read_full(buf, 2), 2u);
+    p.server.set_write_deadline(Clock::now() + 10s);  // armed again, left armed
+  });
+  p.server.close();  // outside any run(): the armed timer is gone with its run
+  char buf[4];
+  std::error_code ec;
+  p.client.set_read_deadline(Clock::now() + 2s);
+  p.client.read(buf, sizeof buf, ec);  // blocks this thread in poll(2) until the EOF
+  EXPECT_EQ(ec, net::Errc::kEof);
 }
 
 TEST(Serve, ShutdownWaitsForHandlersThenClosesTheirConnections) {

@@ -24,7 +24,10 @@ TEST(TcpRaceStress, CloseRacesReadWriteAndDeadlines) {
   goro::Config cfg;
   cfg.max_procs = 2;
   goro::run(cfg, [] {
-    { net_test::EchoServer warm; net::dial(warm.address()); }  // the poller's own fds
+    {
+      net_test::EchoServer warm;
+      net::dial(warm.address());
+    }  // the poller's own fds
     int fds_before = net_test::count_fds();
     std::int64_t pds_before = net::detail::poll_stats().open;
     {
@@ -72,8 +75,10 @@ TEST(TcpRaceStress, CloseRacesReadWriteAndDeadlines) {
             int mode = static_cast<int>(rng() % 4);
             goro::go([&, delay, mode] {  // deadlines changing under the parked goroutines
               goro::sleep(std::chrono::microseconds(delay / 2));
-              if (mode == 0) client.set_read_deadline(goro::Clock::now() + std::chrono::microseconds(delay));
-              if (mode == 1) server.set_write_deadline(goro::Clock::now() + std::chrono::microseconds(delay));
+              if (mode == 0)
+                client.set_read_deadline(goro::Clock::now() + std::chrono::microseconds(delay));
+              if (mode == 1)
+                server.set_write_deadline(goro::Clock::now() + std::chrono::microseconds(delay));
               if (mode == 2) client.set_deadline(goro::Clock::now() - 1s);
               wg.done();
             });

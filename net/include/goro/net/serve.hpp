@@ -55,8 +55,7 @@ struct ServeOptions {
 };
 
 // Runs the server loop on the calling goroutine (see the top of the file).
-void serve(Listener& listener, Handler handler, const ServeOptions& opts,
-           std::error_code& ec);
+void serve(Listener& listener, Handler handler, const ServeOptions& opts, std::error_code& ec);
 void serve(Listener& listener, Handler handler, const ServeOptions& opts = {});
 
 }  // namespace goro::net

@@ -15,8 +15,12 @@
 // Every call that would block parks the calling goroutine, never its thread: the socket
 // is non-blocking, and on EAGAIN the goroutine waits in the runtime's network poller
 // (Asio's reactor: epoll on Linux) until the descriptor is ready, a deadline passes, or
-// another goroutine closes it. Called from a thread outside the runtime, the same calls
-// block that thread instead.
+// another goroutine closes it. Called from a thread outside the runtime (or outside any
+// run()), the same calls block that thread instead. Sockets may outlive a run() and be
+// used in the next one; but when run() returns, goroutines still parked are abandoned
+// (see goro/core/runtime.hpp), and a socket one of them was reading or writing keeps
+// that call's reference forever: closing it would wait for ever. Let such goroutines
+// finish (close the socket from another goroutine) before run() returns.
 //
 // Errors, Asio's convention: each call has an overload taking std::error_code& (never
 // throws for I/O failures) and one that throws std::system_error. The codes are errno
@@ -62,7 +66,7 @@ namespace goro::net {
 namespace detail {
 class Fd;
 struct ConnAccess;
-}
+}  // namespace detail
 
 // "No deadline" for set_deadline and friends.
 inline constexpr Clock::time_point kNoDeadline = Clock::time_point::max();
