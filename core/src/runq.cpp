@@ -104,7 +104,6 @@ std::uint32_t RunQ::drain(G** out) noexcept {
 // Go: runqgrab. Copies half of this queue (the victim's) into batch starting at
 // batch_head and claims them. Called by a thief.
 std::uint32_t RunQ::grab(G** batch, std::uint32_t batch_head, bool steal_runnext) noexcept {
-  (void)batch;
   for (;;) {
     // acquire both: head pairs with other consumers' CAS, tail with the owner's
     // release store (we read slots the owner wrote).

@@ -100,6 +100,7 @@ namespace {
 
 thread_local M* tls_m __attribute__((tls_model("initial-exec"))) = nullptr;
 // The max_procs the next run() uses when set_max_procs is called outside run().
+// relaxed: a setting read at the next run(); no other data is published through it.
 std::atomic<int> g_pending_procs{0};
 // atomic: true between run()'s start and its end; only for the reentrancy check.
 std::atomic<bool> g_running{false};
@@ -900,7 +901,7 @@ void g_main(void* arg) noexcept {
 
 // Go: stealWork. Four passes over the Ps in a random order; the last also takes a
 // victim's runnext.
-G* steal_work(M* m, P* p) noexcept {
+G* steal_work(P* p) noexcept {
   constexpr int kStealTries = 4;
   for (int i = 0; i < kStealTries; ++i) {
     bool last = i == kStealTries - 1;
@@ -931,7 +932,6 @@ G* steal_work(M* m, P* p) noexcept {
       if (G* g = p->runq.steal_from(victim->runq, last)) return g;
     }
   }
-  (void)m;
   return nullptr;
 }
 
@@ -981,7 +981,7 @@ G* poll_now(std::int32_t* n) noexcept {
   return list;
 }
 
-void run_all_timers(P* p) noexcept;
+void run_all_timers() noexcept;
 
 // This M (holding no P) becomes the one blocked in the poller, until `until` (0: no
 // timer). Returns false if another M already is. On return m may hold a P (the loop in
@@ -1012,15 +1012,14 @@ bool block_in_netpoll(M* m, std::int64_t until) noexcept {
     return true;
   }
   acquirep(m, p);
-  run_all_timers(p);
+  run_all_timers();
   if (list != nullptr) inject_glist(list, n);
   return true;
 }
 
-// Runs the due timers of every P (a timed sleeper woke up holding P p): the goroutines
-// they ready go to p's queue.
-void run_all_timers(P* p) noexcept {
-  (void)p;
+// Runs the due timers of every P (called by an M that just got a P back after sleeping):
+// the goroutines they ready go to that P's queue (ready() uses the current M's P).
+void run_all_timers() noexcept {
   std::int64_t now = nanotime();
   for (int i = 0; i < kMaxProcs; ++i) {
     P* pp = sched.allp[i].load(std::memory_order_acquire);
@@ -1076,7 +1075,7 @@ G* find_runnable(M* m, bool* inherit_time) noexcept {
         // seq_cst: the spinning handshake.
         sched.nmspinning.fetch_add(1, std::memory_order_seq_cst);
       }
-      if (G* g = steal_work(m, p)) {
+      if (G* g = steal_work(p)) {
         *inherit_time = false;
         return g;
       }
@@ -1129,7 +1128,7 @@ G* find_runnable(M* m, bool* inherit_time) noexcept {
     if (netpoll_has_waiters() && block_in_netpoll(m, until)) continue;
     if (until != 0) {
       stopm_timed(m, until);
-      if (m->p != nullptr) run_all_timers(m->p);
+      if (m->p != nullptr) run_all_timers();
     } else {
       stopm(m);
     }
