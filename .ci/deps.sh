@@ -10,8 +10,8 @@
 
 # Compile and link goro and its examples (Asio, OpenSSL and llhttp for net/http).
 GORO_BUILD_DEPS="cmake g++ make git pkg-config libasio-dev libssl-dev node-llhttp"
-# Run the test suite and build the benchmarks.
-GORO_TEST_DEPS="libgtest-dev libgmock-dev libbenchmark-dev"
+# Run the test suite (tests/http drives the server with curl too) and build the benchmarks.
+GORO_TEST_DEPS="libgtest-dev libgmock-dev libbenchmark-dev curl"
 # Side-by-side load tests (loadtest/): the Go counterparts, nginx (the http suite's
 # anchor) and the load generator.
 GORO_LOADTEST_DEPS="golang-go wrk nginx-light"
