@@ -10,15 +10,21 @@
 //   EXPECT_EQ(r.status, 200);
 //   EXPECT_TRUE(c.at_eof());                   // the server closed the connection
 //   ts.stop();
+//
+//   CurlResult r = curl("-d 'x' " + ts.url("/echo"));   // the curl program (a test dependency)
+//   EXPECT_EQ(r.code, 200);
 #pragma once
 
+#include <goro/core/blocking.hpp>
 #include <goro/http.hpp>
 #include <goro/net/tcp.hpp>
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -227,6 +233,11 @@ struct TestServer {
 
   RawClient connect() { return RawClient(goro::net::dial(addr, 5s)); }
 
+  // "http://127.0.0.1:<port><path>", quoted for a shell.
+  std::string url(std::string_view path) const {
+    return "'http://127.0.0.1:" + std::to_string(addr.port()) + std::string(path) + "'";
+  }
+
   // One request on a new connection.
   RawResponse request(std::string_view bytes, bool head_request = false) {
     RawClient c = connect();
@@ -248,6 +259,48 @@ struct TestServer {
 template <class F>
 void run(F&& f) {
   goro::run([&] { f(); });
+}
+
+// Runs a blocking call: through goro::blocking inside a goroutine (the P goes on serving
+// meanwhile), directly outside the runtime.
+template <class F>
+decltype(auto) blocking_call(F&& f) {
+  if (goro::in_goroutine()) return goro::blocking(std::forward<F>(f));
+  return f();
+}
+
+// What curl printed: the body (and, with -i/-v, the heads) and the final status code.
+struct CurlResult {
+  int code = 0;      // %{http_code}: 0 when no response came
+  int exit = -1;     // curl's exit status
+  std::string out;   // stdout and stderr
+};
+
+// Whether the curl program is installed (.ci/deps.sh lists it in GORO_TEST_DEPS).
+inline bool have_curl() {
+  return blocking_call([] { return std::system("command -v curl >/dev/null 2>&1"); }) == 0;
+}
+
+// Runs `curl -sS --max-time 20 ARGS` (ARGS: shell words) and collects its output; the
+// status code comes from -w, on a last line of its own that is removed from `out`.
+// Callable inside the runtime (the P goes on serving while curl runs) and outside it.
+inline CurlResult curl(const std::string& args) {
+  CurlResult r;
+  blocking_call([&] {
+    std::string cmd = "curl -sS --max-time 20 -w '\\n%{http_code}' " + args + " 2>&1";
+    FILE* p = ::popen(cmd.c_str(), "r");
+    if (p == nullptr) return;
+    char buf[4096];
+    while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) r.out.append(buf, n);
+    int st = ::pclose(p);
+    r.exit = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  });
+  std::size_t nl = r.out.rfind('\n');
+  if (nl != std::string::npos) {
+    r.code = std::atoi(r.out.c_str() + nl + 1);
+    r.out.erase(nl);
+  }
+  return r;
 }
 
 // "GET <path> HTTP/1.1" with a Host header, plus extra header lines (each ending in CRLF).
