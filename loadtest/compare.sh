@@ -376,12 +376,24 @@ suite_preempt() {
 # echo server, and the load generator both servers are measured with: one epoll thread,
 # not a goroutine client, so that it is as cheap per message as a client can be),
 # loadtest/go/tcp/main.go (Go's goroutine-per-connection echo server).
+# The proxy cases put examples/tcp_proxy beside Go's io.Copy proxy (loadtest/go/proxy)
+# and haproxy in TCP mode with one thread (Debian package haproxy), each pinned to CPU 1
+# with one P / GOMAXPROCS=1; backend and load generator share CPU 0.
 SUITES+=" tcp"
 TCP_PORT=${GORO_TCP_PORT:-17600}  # each run takes the next port (no TIME_WAIT surprises)
+TCP_SECONDS=${GORO_TCP_SECONDS:-5}  # length of a wrk run in the proxy request/response case
+TCP_STREAM_BYTES=${GORO_TCP_STREAM_BYTES:-1073741824}  # bytes a streaming run moves in all
+HAPROXY=${HAPROXY:-$(command -v haproxy || echo /usr/sbin/haproxy)}
+TCP_NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 
 build_tcp() {
-  build_cmake_targets tcp_bench
+  cmake_configure
+  # tcp_proxy is an example program: turn examples on in this build directory.
+  cmake -DGORO_BUILD_EXAMPLES=ON "$BUILD" >"$TMP/configure-tcp.log" 2>&1 ||
+    { cat "$TMP/configure-tcp.log" >&2; die "cmake configure (examples on) failed"; }
+  build_cmake_targets tcp_bench goro_example_tcp_proxy
   build_go_package tcp
+  build_go_package proxy
 }
 
 # tcp_echo_run SIDE FIGURE: one echo ping-pong run (64 connections, one 64-byte message in
@@ -412,6 +424,183 @@ tcp_echo_run() {
   fi
 }
 
+# tcp_wait_port PORT PID: wait until something accepts on 127.0.0.1:PORT (PID must live).
+tcp_wait_port() {
+  local port=$1 pid=$2 i
+  for ((i = 0; i < 200; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+# tcp_stop PID...: end the processes a proxy run started.
+tcp_stop() {
+  local p
+  for p in "$@"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "$@"; do wait "$p" 2>/dev/null || true; done
+}
+
+# tcp_cpu_ticks PID: utime + stime (clock ticks) of process PID so far.
+tcp_cpu_ticks() {
+  sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
+}
+
+# tcp_proxy_start SIDE PORT BACKEND_PORT SPLICE: start SIDE's proxy (goro, go, haproxy;
+# SPLICE=1 forces haproxy's splicing) on 127.0.0.1:PORT, one P / thread pinned to CPU 1;
+# sets TCP_PROXY_PID once it accepts connections.
+tcp_proxy_start() {
+  local side=$1 port=$2 bport=$3 splice=$4 cpus cfg
+  cpus=$(cpus_for 1)
+  case $side in
+    goro)
+      env GORO_MAXPROCS=1 taskset -c "$cpus" "$BUILD/examples/tcp_proxy" --host 127.0.0.1 \
+        --port "$port" --backend "127.0.0.1:$bport" 2>>"$TMP/tcp-goro.log" &
+      ;;
+    go)
+      env GOMAXPROCS=1 taskset -c "$cpus" "$BUILD/go/proxy" -addr "127.0.0.1:$port" \
+        -backend "127.0.0.1:$bport" 2>>"$TMP/tcp-go.log" &
+      ;;
+    haproxy)
+      cfg="$TMP/haproxy-$port.cfg"
+      {
+        printf 'global\n  nbthread 1\n  maxconn 4000\n'
+        printf 'defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 120s\n  timeout server 120s\n'
+        [[ $splice == 1 ]] && printf '  option splice-request\n  option splice-response\n'
+        printf 'listen proxy\n  bind 127.0.0.1:%s\n  server backend 127.0.0.1:%s\n' "$port" "$bport"
+      } >"$cfg"
+      taskset -c "$cpus" "$HAPROXY" -db -f "$cfg" 2>>"$TMP/tcp-haproxy.log" &
+      ;;
+  esac
+  TCP_PROXY_PID=$!
+  tcp_wait_port "$port" "$TCP_PROXY_PID"
+}
+
+# tcp_proxy_rr_run SIDE OUT: one request/response run through SIDE's proxy: nginx
+# (loadtest/nginx/http.conf, `return 200`, one worker) as the backend and one wrk thread
+# with 64 connections, both on CPU 0, for TCP_SECONDS. Writes "rps cpu_us_per_request"
+# (the proxy's utime+stime over the wrk run / requests) to OUT.
+tcp_proxy_rr_run() {
+  local side=$1 res=$2 bport port dir npid c0 c1 out rc=0
+  TCP_PORT=$((TCP_PORT + 2))
+  bport=$TCP_PORT
+  port=$((TCP_PORT - 1))
+  dir="$TMP/nginx-$bport"
+  mkdir -p "$dir"
+  sed -e "s|@PORT@|$bport|g" -e "s|@DIR@|$dir|g" "$ROOT/loadtest/nginx/http.conf" >"$dir/http.conf"
+  taskset -c 0 "$TCP_NGINX" -p "$dir" -c "$dir/http.conf" 2>>"$TMP/tcp-nginx.log" &
+  npid=$!
+  if ! tcp_wait_port "$bport" "$npid"; then
+    echo "compare.sh: tcp: nginx did not start" >&2
+    tail -n 5 "$TMP/tcp-nginx.log" >&2
+    tcp_stop "$npid"
+    return 1
+  fi
+  if ! tcp_proxy_start "$side" "$port" "$bport" 0; then
+    echo "compare.sh: tcp: the $side proxy did not start" >&2
+    tail -n 5 "$TMP/tcp-$side.log" >&2
+    tcp_stop "$TCP_PROXY_PID" "$npid"
+    return 1
+  fi
+  c0=$(tcp_cpu_ticks "$TCP_PROXY_PID")
+  timeout -k 5 "$RUN_TIMEOUT" taskset -c 0 wrk -t1 -c64 -d"${TCP_SECONDS}s" \
+    -s "$ROOT/loadtest/wrk/http.lua" "http://127.0.0.1:$port/" >"$res.wrk" 2>&1 || rc=$?
+  c1=$(tcp_cpu_ticks "$TCP_PROXY_PID")
+  tcp_stop "$TCP_PROXY_PID" "$npid"
+  out=$(cat "$res.wrk")
+  if [[ $rc != 0 ]] || ! grep -q '^wrkresult ' <<<"$out"; then
+    echo "compare.sh: tcp: wrk through $side failed (status $rc):" >&2
+    tail -n 5 <<<"$out" >&2
+    return 1
+  fi
+  awk -v c="$((c1 - c0))" -v tck="$(getconf CLK_TCK)" -v side="$side" '$1 == "wrkresult" {
+      for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+      if (f["errors"] > 0) printf "   (%s: %d wrk errors)\n", side, f["errors"] > "/dev/stderr"
+      printf "%s %.3f\n", f["rps"], c / tck * 1e6 / f["requests"]
+    }' <<<"$out" >"$res"
+}
+
+# tcp_proxy_stream_run SIDE OUT: one streaming run through SIDE's proxy (haproxy with
+# splicing forced): tcp_bench stream, 8 connections carrying TCP_STREAM_BYTES in all, into
+# tcp_bench sink, both on CPU 0. Writes "MB/s proxy_ms_per_GiB" to OUT.
+tcp_proxy_stream_run() {
+  local side=$1 res=$2 bport port spid rc=0
+  TCP_PORT=$((TCP_PORT + 2))
+  bport=$TCP_PORT
+  port=$((TCP_PORT - 1))
+  taskset -c 0 "$BUILD/tests/bench/tcp_bench" sink --addr "127.0.0.1:$bport" \
+    2>>"$TMP/tcp-sink.log" &
+  spid=$!
+  if ! tcp_wait_port "$bport" "$spid"; then
+    echo "compare.sh: tcp: the sink did not start" >&2
+    tcp_stop "$spid"
+    return 1
+  fi
+  if ! tcp_proxy_start "$side" "$port" "$bport" 1; then
+    echo "compare.sh: tcp: the $side proxy did not start" >&2
+    tail -n 5 "$TMP/tcp-$side.log" >&2
+    tcp_stop "$TCP_PROXY_PID" "$spid"
+    return 1
+  fi
+  timeout -k 5 "$RUN_TIMEOUT" taskset -c 0 "$BUILD/tests/bench/tcp_bench" stream \
+    --addr "127.0.0.1:$port" --conns 8 --bytes "$TCP_STREAM_BYTES" --pid "$TCP_PROXY_PID" \
+    >"$res.out" 2>"$res.err" || rc=$?
+  tcp_stop "$TCP_PROXY_PID" "$spid"
+  if [[ $rc != 0 ]]; then
+    echo "compare.sh: tcp: streaming through $side failed (status $rc):" >&2
+    tail -n 5 "$res.err" >&2
+    return 1
+  fi
+  awk 'NR == 1 { r = $1 } $1 == "info" && $2 == "proxy_ms_per_gib" { c = $3 }
+    END { print r, c }' "$res.out" >"$res"
+}
+
+# tcp_sides_case CASE RUNNER SIDE...: the runs of a case with several sides taking turns
+# (warm-ups first); RUNNER SIDE OUT writes one line of figures. Leaves the median of
+# column K for SIDE in TCP_MED[SIDE.K].
+declare -A TCP_MED
+tcp_sides_case() {
+  local name=$1 runner=$2 dir i side k ncol
+  shift 2
+  local sides=("$@")
+  dir="$TMP/tcp-$name"
+  mkdir -p "$dir"
+  for side in "${sides[@]}"; do : >"$dir/$side"; done
+  echo "== $SUITE/$name: ${sides[*]}: $((WARMUP + RUNS)) runs each (first $WARMUP not counted)" >&2
+  for ((i = 1; i <= WARMUP + RUNS; i++)); do
+    for side in "${sides[@]}"; do
+      if ! "$runner" "$side" "$dir/run"; then
+        echo "ERROR $SUITE/$name: a $side run failed (see above)"
+        FAILED=1
+        return 1
+      fi
+      [[ $i -gt $WARMUP ]] && cat "$dir/run" >>"$dir/$side"
+    done
+  done
+  for side in "${sides[@]}"; do
+    ncol=$(awk 'NR == 1 { print NF }' "$dir/$side")
+    local sp=""
+    for ((k = 1; k <= ncol; k++)); do
+      awk -v c="$k" '{ print $c }' "$dir/$side" >"$dir/$side.$k"
+      TCP_MED[$side.$k]=$(median "$dir/$side.$k")
+      sp+=" $(spread "$dir/$side.$k")"
+    done
+    echo "   $side: spread (min..max) of each figure:$sp" >&2
+  done
+}
+
+# tcp_result NAME BETTER GOAL UNIT ANCHOR GORO_VALUE ANCHOR_VALUE: one RESULT line.
+tcp_result() {
+  awk -v n="$SUITE/$1" -v better="$2" -v goal="$3" -v unit="$4" -v anchor="$5" \
+    -v a="$6" -v b="$7" 'BEGIN {
+      if (a <= 0 || b <= 0) r = 0
+      else r = (better == "higher") ? a / b : b / a
+      printf "RESULT %s goro=%s%s %s=%s%s ratio=%.2f goal=%s %s\n", n, a, unit, anchor, b, unit,
+        r, goal, (r >= goal) ? "MET" : "SHORT"
+    }'
+}
+
 suite_tcp() {
   command -v taskset >/dev/null || die "taskset not found (util-linux)"
   # Echo ping-pong, 64 connections x 64-byte messages: round trips/s; INFO: the server's
@@ -421,6 +610,34 @@ suite_tcp() {
   # even when it is not the bottleneck (with two cores, the load generator and the
   # kernel's loopback path often are).
   compare_case echo_64c_64b_cpu lower 1.5 us -- tcp_echo_run goro cpu -- tcp_echo_run go cpu
+
+  local anchor
+  # Proxy, request/response: wrk -c64 through the proxy to nginx. With two cores wrk and
+  # nginx share CPU 0, so requests/s barely tells proxies apart: the figure is the proxy's
+  # CPU time per request; goal <= 0.8x haproxy's (ratio >= 1.25), the same against Go.
+  if wanted proxy_rr_c64; then
+    command -v wrk >/dev/null || die "wrk not found (apt-get install wrk)"
+    [[ -x $HAPROXY ]] || die "haproxy not found (apt-get install haproxy)"
+    [[ -x $TCP_NGINX ]] || die "nginx not found (apt-get install nginx-light)"
+    if tcp_sides_case proxy_rr_c64 tcp_proxy_rr_run goro go haproxy; then
+      for anchor in haproxy go; do
+        tcp_result proxy_rr_c64_cpu lower 1.25 us "$anchor" "${TCP_MED[goro.2]}" "${TCP_MED[$anchor.2]}"
+      done
+      echo "INFO $SUITE/proxy_rr_c64 rps goro=${TCP_MED[goro.1]} go=${TCP_MED[go.1]} haproxy=${TCP_MED[haproxy.1]}"
+    fi
+  fi
+  # Proxy, streaming: 8 connections carrying 1 GiB in all through the proxy. MB/s and the
+  # proxy's CPU per GiB; goal >= haproxy with splicing forced on both (and a line vs Go,
+  # whose io.Copy splices too).
+  if wanted proxy_stream_8c; then
+    [[ -x $HAPROXY ]] || die "haproxy not found (apt-get install haproxy)"
+    if tcp_sides_case proxy_stream_8c tcp_proxy_stream_run goro go haproxy; then
+      for anchor in haproxy go; do
+        tcp_result proxy_stream_8c_rate higher 1 MB/s "$anchor" "${TCP_MED[goro.1]}" "${TCP_MED[$anchor.1]}"
+        tcp_result proxy_stream_8c_cpu lower 1 ms/GiB "$anchor" "${TCP_MED[goro.2]}" "${TCP_MED[$anchor.2]}"
+      done
+    fi
+  fi
 }
 
 # --- suite: http ---------------------------------------------------------------------------

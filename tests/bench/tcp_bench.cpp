@@ -4,6 +4,9 @@
 //   tcp_bench server [--addr 127.0.0.1:7000] [--buffer 4096]
 //   tcp_bench load [--addr 127.0.0.1:7000] [--conns 64] [--size 64] [--seconds 5]
 //                  [--warmup 1] [--pid SERVER_PID] [--wait 10]
+//   tcp_bench sink [--addr 127.0.0.1:7000]
+//   tcp_bench stream [--addr 127.0.0.1:7000] [--conns 8] [--bytes 1073741824]
+//                    [--pid PROXY_PID] [--wait 10]
 //
 // server: goro's goroutine-per-connection echo server (goro::net::serve, a read/write
 // loop per connection, as loadtest/go/tcp/main.go does in Go). Prints "ready ADDR" on
@@ -19,16 +22,32 @@
 //                      threads) per round trip over the same window (needs --pid)
 //   server_cpu         that CPU time / wall time (1.0 = one core busy)
 //   client_us_per_msg  this load generator's CPU time per round trip
+//
+// sink and stream: the streaming proxy case (a proxy between them). sink is the backend,
+// plain threads and blocking sockets, no goro: per connection it discards every byte
+// (recv with MSG_TRUNC: TCP drops the data without copying it out) until the end of the
+// stream, then answers with the byte count (8 bytes, little-endian) and closes. stream is
+// the client: CONNS connections at once, each sending BYTES/CONNS bytes with sendfile(2)
+// from a memfd (no copy from user space either), then a half close, then it reads the
+// sink's count and checks it. Both ends cost as little CPU as they can, so the proxy is
+// what is measured. Prints the rate (MB/s, 10^6 bytes, from the first byte sent until
+// the last count came back) alone on the first line, then "info" lines:
+//   proxy_ms_per_gib   the proxy's CPU time (utime+stime of /proc/PID/stat) per GiB
+//                      moved, over the same window (needs --pid; 10 ms clock ticks)
+//   proxy_cpu          that CPU time / wall time
 #include <goro/net.hpp>
 
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
@@ -53,12 +72,13 @@ struct Args {
   std::string mode;
   std::string addr = "127.0.0.1:7000";
   std::size_t buffer = 4096;
-  int conns = 64;
+  int conns = 0;  // 0: the mode's default (load 64, stream 8)
   std::size_t size = 64;
   double seconds = 5;
   double warmup = 1;
   long pid = 0;
   double wait = 10;
+  std::uint64_t bytes = 1ull << 30;
 };
 
 Args parse(int argc, char** argv) {
@@ -85,6 +105,8 @@ Args parse(int argc, char** argv) {
       a.pid = std::atol(v);
     else if (k == "--wait")
       a.wait = std::atof(v);
+    else if (k == "--bytes")
+      a.bytes = std::strtoull(v, nullptr, 10);
     else
       fail("unknown option " + k);
   }
@@ -255,11 +277,143 @@ int load(const Args& a) {
   return 0;
 }
 
+// --- streaming: sink and stream ----------------------------------------------------------
+
+goro::net::Address parse_addr(const std::string& s) {
+  std::string_view host, port;
+  if (!goro::net::split_host_port(s, host, port)) fail("--addr wants HOST:PORT");
+  auto addr = goro::net::Address::parse(
+      host, static_cast<std::uint16_t>(std::atoi(std::string(port).c_str())));
+  if (!addr) fail("--addr wants an IP literal");
+  return *addr;
+}
+
+// One sink connection: discard until the end of the stream, answer with the count.
+void sink_conn(int fd) {
+  static thread_local std::unique_ptr<char[]> buf(new char[1 << 20]);
+  std::uint64_t total = 0;
+  for (;;) {
+    ssize_t n = ::recv(fd, buf.get(), 1 << 20, MSG_TRUNC);
+    if (n > 0) {
+      total += static_cast<std::uint64_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    break;
+  }
+  unsigned char le[8];
+  for (int i = 0; i < 8; ++i) le[i] = static_cast<unsigned char>(total >> (8 * i));
+  (void)!::send(fd, le, sizeof le, MSG_NOSIGNAL);
+  ::close(fd);
+}
+
+int sink(const Args& a) {
+  goro::net::Address addr = parse_addr(a.addr);
+  int ln = ::socket(addr.is_ipv6() ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(ln, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (ln < 0 || ::bind(ln, addr.native_data(), static_cast<socklen_t>(addr.native_size())) != 0 ||
+      ::listen(ln, 1024) != 0) {
+    fail(std::string("sink: listen: ") + std::strerror(errno));
+  }
+  std::fprintf(stderr, "ready %s\n", a.addr.c_str());
+  for (;;) {
+    int fd = ::accept4(ln, nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      fail(std::string("sink: accept: ") + std::strerror(errno));
+    }
+    std::thread(sink_conn, fd).detach();
+  }
+}
+
+int stream(const Args& a) {
+  goro::net::Address addr = parse_addr(a.addr);
+  if (a.conns <= 0) fail("--conns must be positive");
+  const std::uint64_t per_conn = a.bytes / static_cast<std::uint64_t>(a.conns);
+  if (per_conn == 0) fail("--bytes too small");
+
+  // The bytes to send: a 4 MiB memfd, sent again and again with sendfile(2).
+  static constexpr std::size_t kChunk = 4 << 20;
+  int mem = memfd_create("tcp_bench", MFD_CLOEXEC);
+  if (mem < 0 || ftruncate(mem, kChunk) != 0) fail("memfd");
+  {
+    std::vector<unsigned char> pattern(kChunk);
+    for (std::size_t i = 0; i < kChunk; ++i) pattern[i] = static_cast<unsigned char>(i * 7 + 3);
+    if (::pwrite(mem, pattern.data(), kChunk, 0) != static_cast<ssize_t>(kChunk)) fail("memfd");
+  }
+
+  std::vector<int> fds;
+  for (int i = 0; i < a.conns; ++i) fds.push_back(connect_with_retry(addr, a.wait));
+
+  std::atomic<int> errors{0};  // relaxed: read after the joins, which order it
+  double cpu0 = a.pid > 0 ? process_cpu(a.pid) : 0;
+  auto t0 = SteadyClock::now();
+  std::vector<std::thread> threads;
+  for (int fd : fds) {
+    threads.emplace_back([fd, mem, per_conn, &errors] {
+      std::uint64_t left = per_conn;
+      while (left > 0) {
+        off_t off = 0;
+        std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, kChunk));
+        while (static_cast<std::size_t>(off) < n) {
+          ssize_t w = ::sendfile(fd, mem, &off, n - static_cast<std::size_t>(off));
+          if (w < 0 && errno == EINTR) continue;
+          if (w <= 0) {
+            std::fprintf(stderr, "tcp_bench: sendfile: %s\n", std::strerror(errno));
+            errors.fetch_add(1, std::memory_order_relaxed);
+            return;
+          }
+        }
+        left -= n;
+      }
+      ::shutdown(fd, SHUT_WR);
+      unsigned char le[8];
+      std::size_t got = 0;
+      while (got < sizeof le) {
+        ssize_t r = ::read(fd, le + got, sizeof le - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += static_cast<std::size_t>(r);
+      }
+      std::uint64_t count = 0;
+      for (int i = 0; i < 8; ++i) count |= static_cast<std::uint64_t>(le[i]) << (8 * i);
+      if (got != sizeof le || count != per_conn) {
+        std::fprintf(stderr, "tcp_bench: the sink got %llu bytes of %llu\n",
+                     static_cast<unsigned long long>(count),
+                     static_cast<unsigned long long>(per_conn));
+        errors.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto t1 = SteadyClock::now();
+  double cpu1 = a.pid > 0 ? process_cpu(a.pid) : 0;
+  for (int fd : fds) ::close(fd);
+  if (errors.load(std::memory_order_relaxed) != 0) fail("stream: transfer failed");
+  double secs = std::chrono::duration<double>(t1 - t0).count();
+  double total = static_cast<double>(per_conn) * a.conns;
+  std::printf("%.1f\n", total / secs / 1e6);
+  if (a.pid > 0 && cpu0 >= 0 && cpu1 >= 0) {
+    std::printf("info proxy_ms_per_gib %.1f\n", (cpu1 - cpu0) * 1e3 / (total / (1 << 30)));
+    std::printf("info proxy_cpu %.3f\n", (cpu1 - cpu0) / secs);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   Args a = parse(argc, argv);
   if (a.mode == "server") return server(a);
-  if (a.mode == "load") return load(a);
-  fail("mode must be server or load");
+  if (a.mode == "load") {
+    if (a.conns == 0) a.conns = 64;
+    return load(a);
+  }
+  if (a.mode == "sink") return sink(a);
+  if (a.mode == "stream") {
+    if (a.conns == 0) a.conns = 8;
+    return stream(a);
+  }
+  fail("mode must be server, load, sink or stream");
 }
