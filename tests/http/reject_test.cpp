@@ -101,7 +101,20 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"space_before_colon", "GET / HTTP/1.1\r\nHost: t\r\nContent-Length : 5\r\n\r\nhello", 400},
         Case{"trailer_bare_LF", kPost + "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: x\n\r\n", 400},
         Case{"trailer_obs_fold", kPost + "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: x\r\n y\r\n\r\n", 400},
-        Case{"trailer_ending_bare_LF", kPost + "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: x\r\n\n", 400}),
+        Case{"trailer_ending_bare_LF", kPost + "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: x\r\n\n", 400},
+        Case{"CL_empty", kPost + "Content-Length: \r\n\r\n", 400},
+        Case{"CL_obs_fold", kPost + "Content-Length: 3\r\n 0\r\n\r\nabc", 400},
+        Case{"CL_space_inside", kPost + "Content-Length: 1 2\r\n\r\nabc", 400},
+        Case{"TE_space_before_colon", kPost + "Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n", 400},
+        Case{"TE_obs_fold", kPost + "Transfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n", 400},
+        Case{"TE_and_CL_in_http10", "POST / HTTP/1.0\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+        Case{"chunk_size_0x", kPost + "Transfer-Encoding: chunked\r\n\r\n0x3\r\nabc\r\n0\r\n\r\n", 400},
+        Case{"chunk_size_empty", kPost + "Transfer-Encoding: chunked\r\n\r\n\r\nabc\r\n0\r\n\r\n", 400},
+        Case{"chunk_data_bare_LF", kPost + "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\n0\r\n\r\n", 400},
+        Case{"chunk_ext_bare_LF", kPost + "Transfer-Encoding: chunked\r\n\r\n3;a=b\nabc\r\n0\r\n\r\n", 400},
+        Case{"chunk_ext_bare_CR", kPost + "Transfer-Encoding: chunked\r\n\r\n3;a\rb\r\nabc\r\n0\r\n\r\n", 400},
+        Case{"last_chunk_bare_LF", kPost + "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\n\r\n", 400},
+        Case{"chunked_no_final_CRLF_then_request", kPost + "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n", 400}),
     [](const auto& info) { return std::string(info.param.name); });
 
 INSTANTIATE_TEST_SUITE_P(
@@ -165,6 +178,51 @@ TEST(Limits, JustUnderTheLimitsIsFine) {
     EXPECT_EQ(r.status, 200);
     EXPECT_EQ(r.body, std::string(100, 'z'));
   });
+}
+
+// A request line or header block that never ends is refused once it passes its limit,
+// not when a timeout finally runs out (the head timeout is 60 s here), and its bytes are
+// not kept: the client is still sending a megabyte when the answer comes.
+TEST(Limits, EndlessHeadsAreCutAtTheLimit) {
+  struct Endless {
+    const char* name;
+    std::string start;
+    int status;
+  };
+  for (const Endless& e : {Endless{"request line", "GET /", 414},
+                           Endless{"header value", "GET / HTTP/1.1\r\nHost: t\r\nX-Long: ", 431},
+                           Endless{"header fields", "GET / HTTP/1.1\r\nHost: t\r\n", 431}}) {
+    run([&] {
+      http::ServerOptions o;
+      o.read_header_timeout = std::chrono::seconds(60);
+      TestServer ts(o);
+      std::atomic<int> smuggled{0};
+      add_routes(ts, smuggled);
+      ts.start();
+      RawClient c = ts.connect();
+      goro::WaitGroup wg;
+      wg.add(1);
+      goro::go([&] {
+        c.send(e.start);
+        std::string piece = e.status == 414 ? std::string(4096, 'a')
+                                            : e.start.back() == ' ' ? std::string(4096, 'v') : "";
+        for (int i = 0; i < 256; ++i) {
+          std::string p = piece.empty() ? "X-F" + std::to_string(i) + ": v\r\n" : piece;
+          if (!c.send(p)) break;
+        }
+        wg.done();
+      });
+      auto t0 = goro::Clock::now();
+      RawResponse r = c.read_response(false, std::chrono::seconds(10));
+      ASSERT_TRUE(r.ok) << e.name << ": " << r.error;
+      EXPECT_EQ(r.status, e.status) << e.name;
+      EXPECT_TRUE(r.closes()) << e.name;
+      EXPECT_LT(std::chrono::duration<double>(goro::Clock::now() - t0).count(), 5.0) << e.name;
+      c.conn().close();
+      wg.wait();
+      EXPECT_EQ(ts.request(get("/")).status, 200) << e.name;
+    });
+  }
 }
 
 TEST(Limits, LeadingEmptyLinesAreSkipped) {

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <ctime>
 #include <string>
 #include <vector>
 
@@ -72,6 +73,12 @@ void add_routes(http::Server& srv) {
              std::string(req.version()));
   });
   srv.get("/big", [](const http::Request&, http::Response& res) { res.text(std::string(100000, 'b')); });
+  // Throws after the head and part of the body went out: no 500 can follow.
+  srv.get("/throw-late", [](const http::Request&, http::Response& res) {
+    res.write("partial,");
+    res.flush();
+    throw std::runtime_error("late handler failure (expected by the test)");
+  });
 }
 
 TEST(Server, HelloWorld) {
@@ -355,6 +362,112 @@ TEST(Server, ExpectContinue) {
   });
 }
 
+TEST(Server, ExpectContinueEdgeCases) {
+  run([] {
+    http::ServerOptions o;
+    o.max_body_bytes = 100;
+    TestServer ts(o);
+    add_routes(ts.srv);
+    ts.start();
+    // Too large by its Content-Length: 413 at once, no 100, and the body is never sent.
+    RawClient c = ts.connect();
+    c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 101\r\nExpect: 100-continue\r\n\r\n");
+    RawResponse r = c.read_response();
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.status, 413);
+    EXPECT_TRUE(r.closes());
+    EXPECT_TRUE(c.at_eof());
+
+    // A chunked body behind 100-continue, with extensions and trailers.
+    RawClient d = ts.connect();
+    d.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nExpect: 100-Continue\r\n\r\n");
+    r = d.read_response();
+    EXPECT_EQ(r.status_line, "HTTP/1.1 100 Continue");
+    d.send("3;x=y\r\nabc\r\n0\r\nT: 1\r\n\r\n");
+    r = d.read_response();
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "abc|trailer T=1");
+    // The next request on the connection gets no stray 100.
+    d.send(get("/n/5"));
+    r = d.read_response();
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "n=5");
+
+    // HTTP/1.0 has no 100 Continue: the expectation is ignored, the body read as sent.
+    RawClient e = ts.connect();
+    e.send("POST /echo HTTP/1.0\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello");
+    r = e.read_response();
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "hello");
+    EXPECT_EQ(e.leftover(), "");
+  });
+}
+
+TEST(Server, HandlerThatThrowsAfterStreamingCutsTheResponse) {
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    ts.start();
+    for (int i = 0; i < 3; ++i) {
+      RawClient c = ts.connect();
+      c.send(get("/throw-late") + get("/n/1"));
+      RawResponse r = c.read_response();
+      // The head and "partial," went out; then the connection closes with no last chunk,
+      // so the client sees a truncated body, never a complete (wrong) one, and never the
+      // pipelined /n/1.
+      EXPECT_FALSE(r.ok);
+      EXPECT_EQ(r.status, 200);
+      EXPECT_TRUE(r.chunked);
+      EXPECT_EQ(r.error, "eof");
+      EXPECT_EQ(ts.request(get("/")).body, "Hello, World!");
+    }
+    for (int i = 0; i < 50 && ts.srv.open_connections() != 0; ++i) goro::sleep(std::chrono::milliseconds(10));
+    EXPECT_EQ(ts.srv.open_connections(), 0u);
+  });
+}
+
+// Date is an IMF-fixdate of the current time (to the second, give or take the cache).
+TEST(Server, DateAndServerHeaders) {
+  run([] {
+    http::ServerOptions o;
+    o.server_name = "test-server/1";
+    TestServer ts(o);
+    add_routes(ts.srv);
+    ts.start();
+    RawClient c = ts.connect();
+    for (const char* target : {"/", "/stream", "/nocontent", "/nowhere"}) {
+      c.send(get(target));
+      RawResponse r = c.read_response();
+      ASSERT_TRUE(r.ok) << target << ": " << r.error;
+      EXPECT_EQ(r.header("Server"), "test-server/1") << target;
+      EXPECT_EQ(r.count("Date"), 1u) << target;
+      std::string date = r.header("Date").value_or("");
+      std::tm tm = {};
+      const char* end = ::strptime(date.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+      ASSERT_TRUE(end != nullptr && *end == '\0') << target << ": " << date;
+      std::time_t t = ::timegm(&tm);
+      EXPECT_LE(std::abs(static_cast<long>(t - std::time(nullptr))), 5L) << date;
+    }
+    // No Server header when the name is empty; a handler's own Server and Date win.
+    http::ServerOptions none;
+    none.server_name = "";
+    TestServer ts2(none);
+    ts2.srv.get("/", [](const http::Request&, http::Response& res) { res.text("x"); });
+    ts2.srv.get("/own", [](const http::Request&, http::Response& res) {
+      res.header("Server", "mine").header("Date", "Thu, 01 Jan 1970 00:00:00 GMT").text("x");
+    });
+    ts2.start();
+    RawResponse r = ts2.request(get("/"));
+    EXPECT_FALSE(r.header("Server").has_value());
+    EXPECT_TRUE(r.header("Date").has_value());
+    r = ts2.request(get("/own"));
+    EXPECT_EQ(r.header("Server"), "mine");
+    EXPECT_EQ(r.count("Server"), 1u);
+    EXPECT_EQ(r.header("Date"), "Thu, 01 Jan 1970 00:00:00 GMT");
+    EXPECT_EQ(r.count("Date"), 1u);
+  });
+}
+
 TEST(Server, CaseInsensitiveHeaders) {
   run([] {
     TestServer ts;
@@ -415,7 +528,7 @@ TEST(Server, ManyConcurrentKeepAliveClients) {
 }
 
 TEST(Server, WithCurl) {
-  if (std::system("command -v curl >/dev/null 2>&1") != 0) GTEST_SKIP() << "curl not installed";
+  ASSERT_TRUE(have_curl()) << "curl is not installed (.ci/deps.sh: GORO_TEST_DEPS)";
   run([] {
     TestServer ts;
     add_routes(ts.srv);
@@ -451,6 +564,53 @@ TEST(Server, WithCurl) {
     EXPECT_THAT(curl("-sI " + base + "/"), HasSubstr("Content-Length: 13"));
     EXPECT_THAT(curl("--http1.0 -i " + base + "/n/4"), HasSubstr("n=4"));
     std::remove(path.c_str());
+  });
+}
+
+// The limits and Connection: close as curl meets them.
+TEST(Server, CurlSeesLimitsAndConnectionClose) {
+  ASSERT_TRUE(have_curl()) << "curl is not installed (.ci/deps.sh: GORO_TEST_DEPS)";
+  run([] {
+    http::ServerOptions o;
+    o.max_request_line = 200;
+    o.max_header_bytes = 1000;
+    o.max_header_count = 20;
+    o.max_body_bytes = 1000;
+    TestServer ts(o);
+    add_routes(ts.srv);
+    ts.start();
+    CurlResult r = curl(ts.url("/n/" + std::string(300, 'a')));
+    EXPECT_EQ(r.code, 414) << r.out;
+    r = curl("-H 'X-Big: " + std::string(1200, 'h') + "' " + ts.url("/"));
+    EXPECT_EQ(r.code, 431) << r.out;
+    std::string many;
+    for (int i = 0; i < 25; ++i) many += "-H 'X-F" + std::to_string(i) + ": v' ";
+    r = curl(many + ts.url("/"));
+    EXPECT_EQ(r.code, 431) << r.out;
+    r = curl("--data-binary '" + std::string(1001, 'b') + "' " + ts.url("/echo"));
+    EXPECT_EQ(r.code, 413) << r.out;
+    r = curl("-H 'Transfer-Encoding: chunked' --data-binary '" + std::string(1001, 'b') + "' " + ts.url("/echo"));
+    EXPECT_EQ(r.code, 413) << r.out;
+    r = curl("--data-binary '" + std::string(1000, 'b') + "' " + ts.url("/echo"));
+    EXPECT_EQ(r.code, 200) << r.out;
+    EXPECT_EQ(r.out, std::string(1000, 'b'));
+
+    // 100-continue as curl does it (it waits for the 100 before sending the body).
+    r = curl("-v -H 'Expect: 100-continue' --data-binary 'cont' " + ts.url("/echo"));
+    EXPECT_THAT(r.out, HasSubstr("< HTTP/1.1 100 Continue"));
+    EXPECT_THAT(r.out, HasSubstr("cont"));
+    EXPECT_EQ(r.code, 200);
+    // Connection: close from the client, and from the handler.
+    r = curl("-v -H 'Connection: close' " + ts.url("/"));
+    EXPECT_THAT(r.out, HasSubstr("< Connection: close"));
+    EXPECT_EQ(r.code, 200);
+    r = curl("-v " + ts.url("/close") + " " + ts.url("/n/2"));
+    EXPECT_THAT(r.out, HasSubstr("< Connection: close"));
+    EXPECT_THAT(r.out, HasSubstr("n=2"));  // curl opened a new connection for it
+    // A handler exception: curl gets the 500 and the server serves on.
+    r = curl(ts.url("/throw"));
+    EXPECT_EQ(r.code, 500);
+    EXPECT_EQ(curl(ts.url("/")).out, "Hello, World!");
   });
 }
 

@@ -74,6 +74,59 @@ TEST(Timeouts, SlowHeaderIsCutWhileOthersAreServed) {
   });
 }
 
+// The issue's own shape: one header byte per second. Each byte comes well within any
+// per-read timeout, so only a deadline for the whole head (read_header_timeout, 2.5 s
+// here) can cut it; meanwhile a keep-alive client and new connections are served.
+TEST(Timeouts, OneHeaderBytePerSecondIsCutByTheHeadDeadline) {
+  run([] {
+    http::ServerOptions o;
+    o.read_header_timeout = milliseconds(2500);
+    TestServer ts(o);
+    add_routes(ts);
+    ts.start();
+    RawClient slow = ts.connect();
+    auto t0 = goro::Clock::now();
+    std::atomic<bool> stop{false};
+    goro::WaitGroup wg;
+    wg.add(1);
+    goro::go([&] {
+      std::string req = "GET / HTTP/1.1\r\nHost: t\r\nX-Slow: " + std::string(100, 'z');
+      for (char ch : req) {
+        if (stop.load() || !slow.send(std::string_view(&ch, 1))) break;
+        for (int i = 0; i < 10 && !stop.load(); ++i) goro::sleep(milliseconds(100));
+      }
+      wg.done();
+    });
+    // Served meanwhile: a keep-alive connection and fresh ones, every 200 ms.
+    goro::Chan<int> others_done(1);
+    std::atomic<int> served{0};
+    goro::go([&] {
+      RawClient ka = ts.connect();
+      while (!stop.load()) {
+        auto t = goro::Clock::now();
+        ka.send(get("/"));
+        if (ka.read_response().body == "ok" && ms_since(t) < 1000.0) ++served;
+        auto t2 = goro::Clock::now();
+        if (ts.request(get("/")).body == "ok" && ms_since(t2) < 1000.0) ++served;
+        goro::sleep(milliseconds(200));
+      }
+      others_done.send(1);
+    });
+    RawResponse r = slow.read_response(false, std::chrono::seconds(8));
+    double cut_after = ms_since(t0);
+    stop = true;
+    wg.wait();
+    others_done.recv();
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.status, 408);
+    EXPECT_TRUE(r.closes());
+    EXPECT_TRUE(slow.at_eof());
+    EXPECT_GT(cut_after, 2000.0);  // not before 7/8 of the deadline
+    EXPECT_LT(cut_after, 6000.0);
+    EXPECT_GE(served.load(), 10);  // about 2 every 200 ms while the slow client lasted
+  });
+}
+
 TEST(Timeouts, SilentConnectionIsClosed) {
   run([] {
     TestServer ts(short_timeouts());
@@ -126,6 +179,36 @@ TEST(Timeouts, SlowBodyGets408) {
   });
 }
 
+// A chunked body trickling in (a chunk every 50 ms, for ever): the body deadline is for
+// the whole body, so it is cut although every read succeeds quickly.
+TEST(Timeouts, TrickledBodyIsCutByTheBodyDeadline) {
+  run([] {
+    TestServer ts(short_timeouts());
+    add_routes(ts);
+    ts.start();
+    RawClient c = ts.connect();
+    c.send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    auto t0 = goro::Clock::now();
+    std::atomic<bool> stop{false};
+    goro::WaitGroup wg;
+    wg.add(1);
+    goro::go([&] {
+      while (!stop.load() && ms_since(t0) < 5000 && c.send("1\r\nx\r\n")) goro::sleep(milliseconds(50));
+      wg.done();
+    });
+    RawResponse r = c.read_response(false, std::chrono::seconds(5));
+    double cut_after = ms_since(t0);
+    stop = true;
+    wg.wait();
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.status, 408);
+    EXPECT_TRUE(r.closes());
+    EXPECT_GT(cut_after, 300.0);
+    EXPECT_LT(cut_after, 2500.0);
+    EXPECT_EQ(ts.request(get("/")).body, "ok");
+  });
+}
+
 TEST(Timeouts, ClientThatDoesNotReadIsCut) {
   run([] {
     http::ServerOptions o = short_timeouts();
@@ -150,6 +233,9 @@ TEST(Timeouts, ClientThatDoesNotReadIsCut) {
     EXPECT_LT(ms_since(t0), 2500.0);
     // Others were never held up.
     EXPECT_EQ(ts.request(get("/")).body, "ok");
+    // And the connection is let go of although the client, still connected, never reads.
+    for (int i = 0; i < 300 && ts.srv.open_connections() != 0; ++i) goro::sleep(milliseconds(10));
+    EXPECT_EQ(ts.srv.open_connections(), 0u);
   });
 }
 
