@@ -29,11 +29,11 @@
 // times out between 7/8 and all of its timeout, and a busy keep-alive connection moves
 // its read deadline about once every idle_timeout/8 instead of once a request.
 //
-// Shutdown. A connection waiting for its next request is "idle" (ConnEntry::state); the
-// shutdown moves an idle connection's read deadline to the past, which wakes it. A
-// request that began meanwhile is not lost: the read sees the timeout, the connection
-// sees ConnEntry::interrupted, restores its deadline and carries on, and its response
-// says "Connection: close".
+// Shutdown. A connection waiting for its next request, or for its first byte, is "idle"
+// (ConnEntry::state); the shutdown moves an idle connection's read deadline to the past,
+// which wakes it. A request that began meanwhile is not lost: the read sees the timeout,
+// the connection sees ConnEntry::interrupted, restores its deadline and carries on, and
+// its response says "Connection: close".
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -304,8 +304,10 @@ bool Connection::make_room(std::size_t keep_from, std::size_t limit) {
 Connection::HeadResult Connection::read_head() {
   HeadLimits limits{opts_.max_request_line, opts_.max_header_bytes, opts_.max_header_count};
   scan_.reset(true, limits);
-  bool idle = rpos_ == wpos_;
-  bool was_idle = idle && !first_request_;
+  // A new connection that has sent nothing is idle too: it holds no request, and a
+  // shutdown must not wait for it (Go waits up to 5 s; a client racing our close meets the
+  // same linger as an idle keep-alive one).
+  bool was_idle = rpos_ == wpos_;
   if (was_idle && !enter_idle()) {
     // Shutting down: unless a request is already waiting in the socket, close.
     if (!request_waiting()) {

@@ -109,6 +109,44 @@ TEST(Shutdown, IdleServerStopsAtOnce) {
   });
 }
 
+// A connection that has not sent a byte yet is not a request in flight: the shutdown
+// closes it at once, as it does idle keep-alive connections (it used to wait for it until
+// the head timeout or the grace ran out, so one silent client delayed `docker stop`).
+// A request already under way still finishes; a head half sent is still waited for.
+TEST(Shutdown, SilentNewConnectionsDoNotHoldItUp) {
+  run([] {
+    TestServer ts;  // read_header_timeout: 10 s
+    add_routes(ts);
+    ts.start();
+    std::vector<RawClient> silent;
+    for (int i = 0; i < 5; ++i) silent.push_back(ts.connect());
+    RawClient busy = ts.connect();
+    busy.send(get("/sleep/300"));
+    RawClient half = ts.connect();
+    half.send("GET / HTTP/1.1\r\nHo");
+    goro::sleep(milliseconds(100));
+    EXPECT_EQ(ts.srv.open_connections(), 7u);
+    EXPECT_EQ(ts.srv.active_connections(), 2u);  // busy and half, not the silent ones
+
+    auto t0 = goro::Clock::now();
+    goro::Chan<bool> result(1);
+    goro::go([&] { result.send(ts.srv.shutdown(std::chrono::seconds(5))); });
+    for (auto& c : silent) EXPECT_TRUE(c.at_eof(milliseconds(1000)));
+    EXPECT_LT(ms_since(t0), 1000.0);
+    half.send("st: t\r\n\r\n");
+    RawResponse h = half.read_response();
+    EXPECT_EQ(h.body, "ok");
+    EXPECT_TRUE(h.closes());
+    RawResponse b = busy.read_response();
+    EXPECT_EQ(b.body, "slept");
+    EXPECT_TRUE(b.closes());
+    EXPECT_TRUE(*result.recv());
+    EXPECT_LT(ms_since(t0), 2500.0);  // not the 5 s grace, nor the 10 s head timeout
+    ts.stopped.recv();
+    ts.running = false;
+  });
+}
+
 TEST(Shutdown, GraceRunsOutAndContextsAreCancelled) {
   run([] {
     TestServer ts;
