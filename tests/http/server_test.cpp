@@ -303,6 +303,32 @@ TEST(Server, Http10) {
     EXPECT_EQ(r.header("Connection"), "keep-alive");
     k.send("GET /n/2 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
     EXPECT_EQ(k.read_response().body, "n=2");
+    // A body of known length (whole, or streamed with set_content_length) keeps it alive.
+    k.send("GET /fixed HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    r = k.read_response();
+    EXPECT_EQ(r.body, "0123456789");
+    EXPECT_EQ(r.header("Connection"), "keep-alive");
+    // HEAD keeps it alive too.
+    k.send("HEAD /n/3 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    r = k.read_response(/*head_request=*/true);
+    EXPECT_EQ(r.header("Content-Length"), "3");
+    EXPECT_EQ(r.header("Connection"), "keep-alive");
+    // A streamed body of unknown length cannot be chunked for 1.0: it ends with the
+    // connection, keep-alive or not.
+    k.send("GET /stream HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + std::string("GET /n/4 HTTP/1.0\r\n\r\n"));
+    r = k.read_response();
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_FALSE(r.chunked);
+    EXPECT_TRUE(r.closes());
+    EXPECT_EQ(r.body, "one,two," + std::string(20000, 'x') + "three");  // and not n=4's response
+
+    // A body in an HTTP/1.0 request, by Content-Length.
+    RawClient p = ts.connect();
+    p.send("POST /echo HTTP/1.0\r\nContent-Length: 4\r\n\r\nold!");
+    r = p.read_response();
+    EXPECT_EQ(r.body, "old!");
+    EXPECT_TRUE(r.closes());
+    EXPECT_TRUE(p.at_eof());
   });
 }
 
