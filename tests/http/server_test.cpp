@@ -229,6 +229,36 @@ TEST(Server, UnreadBodyIsDrainedAndTheConnectionKept) {
   });
 }
 
+// A body too large to drain (over 256 KiB) that the handler never reads: the response
+// still reaches the client whole (no reset destroys it), then the connection closes.
+TEST(Server, LargeUnreadBodyStillGetsItsResponse) {
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    ts.start();
+    for (std::size_t size : {std::size_t{300} << 10, std::size_t{4} << 20}) {
+      RawClient c = ts.connect();
+      std::string head = "GET /n/7 HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(size) + "\r\n\r\n";
+      goro::WaitGroup wg;
+      wg.add(1);
+      goro::go([&] {
+        c.send(head);
+        std::string piece(64 << 10, 'u');
+        for (std::size_t sent = 0; sent < size && c.send(piece); sent += piece.size()) {
+        }
+        wg.done();
+      });
+      RawResponse r = c.read_response();
+      ASSERT_TRUE(r.ok) << size << ": " << r.error;
+      EXPECT_EQ(r.body, "n=7") << size;
+      EXPECT_TRUE(r.closes()) << size;
+      c.conn().close();
+      wg.wait();
+    }
+    EXPECT_EQ(ts.request(get("/")).body, "Hello, World!");
+  });
+}
+
 TEST(Server, StreamedResponses) {
   run([] {
     TestServer ts;

@@ -239,6 +239,37 @@ TEST(Timeouts, ClientThatDoesNotReadIsCut) {
   });
 }
 
+// Pipelined requests from a client that never reads their responses: once the socket
+// buffers are full the server's write times out, and the connection is let go.
+TEST(Timeouts, PipeliningClientThatDoesNotReadIsCut) {
+  run([] {
+    TestServer ts(short_timeouts());
+    ts.srv.get("/big", [](const http::Request&, http::Response& res) { res.text(std::string(1 << 16, 'b')); });
+    add_routes(ts);
+    ts.start();
+    RawClient c = ts.connect();
+    std::string batch;
+    for (int i = 0; i < 100; ++i) batch += get("/big");
+    auto t0 = goro::Clock::now();
+    goro::WaitGroup wg;
+    wg.add(1);
+    goro::go([&] {
+      for (int i = 0; i < 100 && c.send(batch); ++i) {  // 100 x 100 x 64 KiB asked for
+      }
+      wg.done();
+    });
+    for (int i = 0; i < 200 && ts.srv.active_connections() == 0; ++i) goro::sleep(milliseconds(10));
+    EXPECT_EQ(ts.srv.open_connections(), 1u);
+    for (int i = 0; i < 500 && ts.srv.open_connections() != 0; ++i) goro::sleep(milliseconds(10));
+    EXPECT_EQ(ts.srv.open_connections(), 0u);
+    EXPECT_GT(ms_since(t0), 300.0);  // a write deadline, not something else, ended it
+    EXPECT_LT(ms_since(t0), 4000.0);
+    c.conn().close();
+    wg.wait();
+    EXPECT_EQ(ts.request(get("/")).body, "ok");
+  });
+}
+
 TEST(Timeouts, NoTimeoutsMeansNoDeadline) {
   run([] {
     http::ServerOptions o;
