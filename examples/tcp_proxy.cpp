@@ -10,8 +10,8 @@
 // goro::net::relay copies client -> backend in that goroutine and backend -> client in
 // a second one. One side's end of stream becomes a half close of the other side, so
 // request/response protocols that half close work through the proxy; an error on either
-// side (reset, --idle-timeout) closes both. SIGPIPE is ignored, so the bytes move with
-// splice(2), never entering user space. SIGINT/SIGTERM stop accepting and give the
+// side (reset, --idle-timeout) closes both. SIGPIPE is ignored, so bulk transfers move
+// with splice(2), never entering user space (small messages go through a buffer). SIGINT/SIGTERM stop accepting and give the
 // connections --grace seconds.
 #include <goro/net.hpp>
 
@@ -107,7 +107,7 @@ int main(int argc, char** argv) {
   Options opt = parse(argc, argv);
 
   // A peer that resets must not end the proxy: with SIGPIPE ignored, relay() also moves
-  // the bytes with splice(2) (zero-copy) instead of through a buffer.
+  // bulk transfers with splice(2) (zero-copy) instead of through its buffer.
   signal(SIGPIPE, SIG_IGN);
 
   sigset_t sigs;

@@ -17,7 +17,7 @@ namespace goro::net {
 
 namespace {
 
-constexpr std::size_t kBufSize = 64 * 1024;
+constexpr std::size_t kBufSize = 16 * 1024;  // a read that fills it starts splicing
 constexpr int kPipeSize = 1 << 20;  // Go's maxSpliceSize
 
 // A pipe for splice(2), closed on scope exit.
@@ -53,13 +53,10 @@ bool sigpipe_ignored() noexcept {
 
 // Zero-copy: socket -> pipe -> socket with splice(2), the bytes never entering user
 // space (Go's io.Copy between TCP connections does the same). The pipe is empty between
-// rounds. false if splice cannot be used (SIGPIPE not ignored, no pipe): the caller
-// copies through a buffer with send(MSG_NOSIGNAL) instead.
-bool splice_loop(Conn& dst, Conn& src, Duration idle, std::uint64_t& total,
-                 std::error_code& ec) noexcept {
-  detail::Fd* in = detail::ConnAccess::fd(src);
-  detail::Fd* out = detail::ConnAccess::fd(dst);
-  if (in == nullptr || out == nullptr || !sigpipe_ignored()) return false;
+// rounds. false if no pipe can be made (nothing was moved): the caller goes on through
+// its buffer.
+bool splice_loop(detail::Fd* out, detail::Fd* in, Conn& src, Duration idle,
+                 std::uint64_t& total, std::error_code& ec) noexcept {
   Pipe pipe;
   if (!pipe.ok()) return false;
   for (;;) {
@@ -76,9 +73,18 @@ bool splice_loop(Conn& dst, Conn& src, Duration idle, std::uint64_t& total,
 
 // Copies src to dst until src's end of stream or an error. With idle > 0, every read
 // must see data within idle (the read deadline is pushed forward before each).
+//
+// Small messages go through a buffer: a read(2) and a send(2) each, and the read tells
+// (TCP_INQ, see Fd::read) when the socket is empty, so the next read waits at once
+// instead of first failing with EAGAIN. Moving the same message with splice(2) costs as
+// many system calls plus one EAGAIN each time (splice reports nothing of what is left)
+// and a pipe's bookkeeping. Once a read fills the whole buffer the stream is a bulk
+// transfer: if splice can be used (both ends are goro sockets and SIGPIPE is ignored),
+// the rest goes socket -> pipe -> socket with it, as haproxy's splice-auto does.
 std::uint64_t copy_loop(Conn& dst, Conn& src, Duration idle, std::error_code& ec) noexcept {
-  std::uint64_t spliced = 0;
-  if (splice_loop(dst, src, idle, spliced, ec)) return spliced;
+  detail::Fd* in = detail::ConnAccess::fd(src);
+  detail::Fd* out = detail::ConnAccess::fd(dst);
+  bool can_splice = in != nullptr && out != nullptr && sigpipe_ignored();
   std::unique_ptr<char[]> buf(new (std::nothrow) char[kBufSize]);
   if (!buf) {
     ec = std::make_error_code(std::errc::not_enough_memory);
@@ -95,6 +101,10 @@ std::uint64_t copy_loop(Conn& dst, Conn& src, Duration idle, std::error_code& ec
     dst.write(buf.get(), n, ec);
     if (ec) return total;
     total += n;
+    if (n == kBufSize && can_splice) {
+      if (splice_loop(out, in, src, idle, total, ec)) return total;
+      can_splice = false;  // no pipe to be had: stay with the buffer
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -239,6 +240,41 @@ void Fd::close(std::error_code& ec) noexcept {
   release();  // the owner may have let go meanwhile (woken by this very close)
 }
 
+void Fd::enable_inq() noexcept {
+  int one = 1;
+  inq_ = ::setsockopt(sysfd_, IPPROTO_TCP, TCP_INQ, &one, sizeof one) == 0;
+}
+
+namespace {
+
+// recvmsg(2) with TCP_INQ's control message: *left gets the bytes still queued after
+// this read, and is non-zero when a FIN is queued (the kernel says "keep reading");
+// 1 if the message is missing.
+ssize_t recv_inq(int fd, void* buf, std::size_t len, int* left) noexcept {
+  struct iovec iov {
+    buf, len
+  };
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  struct msghdr msg {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n = ::recvmsg(fd, &msg, 0);
+  *left = 1;
+  if (n > 0) {
+    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_TCP && c->cmsg_type == TCP_CM_INQ &&
+          c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+        std::memcpy(left, CMSG_DATA(c), sizeof(int));
+      }
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
 std::size_t Fd::read(void* buf, std::size_t len, std::error_code& ec) noexcept {
   if (!mu_.rwlock(true)) {
     ec = Errc::kClosed;
@@ -246,17 +282,38 @@ std::size_t Fd::read(void* buf, std::size_t len, std::error_code& ec) noexcept {
   }
   std::size_t result = 0;
   len = std::min(len, kMaxRW);
-  // Always the system call first, even right after a short read: a short read does not
-  // prove the socket empty (the data may be followed by a FIN that read(2) reports
-  // only next time, with no further edge), so skipping to a wait could hang.
+  // The system call first, as Go does, unless the last read proved the socket empty:
+  // a short read alone does not (the data may be followed by a FIN that read(2)
+  // reports only next time, with no further edge), but TCP_INQ's count does — it is 0
+  // only with no byte and no FIN queued — and anything arriving after that raises an
+  // edge that the poller takes after our snapshot of poll_read_edges. So after such a
+  // read the next one waits first (poll_wait_quiet) and saves the read that would
+  // return EAGAIN: two system calls per message in a request/response loop, not three.
+  bool quiet = rquiet_;
+  rquiet_ = false;
   if (PollErr e = poll_reset(pd_, kRead); e != PollErr::kNone) {
     ec = poll_error(e);
+  } else if (PollErr e2 = quiet ? poll_wait_quiet(pd_, rquiet_edges_) : PollErr::kNone;
+             e2 != PollErr::kNone) {
+    ec = poll_error(e2);
   } else {
     for (;;) {
-      ssize_t n = ::read(sysfd_, buf, len);
+      ssize_t n;
+      int left = 1;
+      std::uint32_t edges = 0;
+      if (inq_) {
+        edges = poll_read_edges(pd_);
+        n = recv_inq(sysfd_, buf, len, &left);
+      } else {
+        n = ::read(sysfd_, buf, len);
+      }
       if (n > 0) {
         ec.clear();
         result = static_cast<std::size_t>(n);
+        if (left == 0) {
+          rquiet_ = true;
+          rquiet_edges_ = edges;
+        }
         break;
       }
       if (n == 0) {
@@ -378,6 +435,7 @@ std::size_t Fd::splice_in(int pipe_w, std::size_t max, std::error_code& ec) noex
     ec = Errc::kClosed;
     return 0;
   }
+  rquiet_ = false;  // splice(2) reports nothing of what is left
   std::size_t result = 0;
   if (PollErr e = poll_reset(pd_, kRead); e != PollErr::kNone) {
     ec = poll_error(e);

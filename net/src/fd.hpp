@@ -73,6 +73,13 @@ class Fd {
 
   // Reads at most len bytes. 0 with Errc::kEof at the end of the stream.
   std::size_t read(void* buf, std::size_t len, std::error_code& ec) noexcept;
+  // A TCP connection: turns TCP_INQ on, so that read() learns whether it left the socket
+  // empty and the next read() can wait at once instead of trying a read that would
+  // return EAGAIN (see read() in fd.cpp). Call before the Fd is shared; a failure only
+  // leaves that off.
+  void enable_inq() noexcept;
+  // Testing: whether the next read() waits before its system call (no read in flight).
+  bool next_read_waits_first() const noexcept { return rquiet_; }
   // Writes all len bytes (a partial count with ec on failure).
   std::size_t write(const void* buf, std::size_t len, std::error_code& ec) noexcept;
   // Writes all bytes of iov[0..n) (sendmsg, MSG_NOSIGNAL); iov is not modified.
@@ -126,6 +133,12 @@ class Fd {
   int sysfd_ = -1;
   PollDesc* pd_ = nullptr;
   std::atomic<bool> closed_{false};  // mirror of the mutex's closed bit, for closed()
+  bool inq_ = false;  // TCP_INQ is on; written by enable_inq before the Fd is shared
+  // The last read() left the socket empty (TCP_INQ said 0) and had loaded rquiet_edges_
+  // (poll_read_edges) before its system call: the next read() may wait first. Guarded by
+  // the read lock (mu_.rwlock(true)).
+  bool rquiet_ = false;
+  std::uint32_t rquiet_edges_ = 0;
   // The goroutine waiting in close() for destroy(), or kDestroyed (Go: fd.csema).
   // atomic: exchanged by destroy(), CASed by the waiter's park commit.
   std::atomic<std::uintptr_t> close_waiter_{0};

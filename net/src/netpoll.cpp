@@ -22,7 +22,12 @@
 // on kReady, or the commit kWait -> G fails and the park is abandoned. Edge-triggered
 // registration suffices: the goroutine always retries the system call until EAGAIN
 // before it waits again. Spurious readiness (a stale event for a reused descriptor) only
-// costs a retry. Deadlines are runtime timers (goro/core/detail/timer.hpp) carrying a
+// costs a retry. One exception to "retry until EAGAIN": a read that TCP_INQ showed to
+// leave the socket empty (no byte, no FIN) lets the next read wait at once
+// (poll_wait_quiet), if no read edge was taken since a snapshot of PollDesc::redges
+// loaded before that read — whatever arrives after it raises an edge taken after the
+// snapshot. This saves the read that returns EAGAIN, a third of the system calls of a
+// request/response loop. Deadlines are runtime timers (goro/core/detail/timer.hpp) carrying a
 // sequence number; changing a deadline or closing bumps it, so a timer firing late for
 // an old deadline finds a different number and does nothing (Go: rseq/wseq).
 // PollDescs are never freed, only recycled through a cache: a deadline callback may
@@ -225,6 +230,10 @@ struct PollDesc {
   };
   Slot rg;
   Slot wg;
+  // Read readiness edges taken so far (poll_read_edges). atomic: bumped by the poller in
+  // on_read_ready before it moves rg; seq_cst: the bump, then rg's CAS, pairs with
+  // poll_wait_quiet's store to rg, then its load of redges (one of the two sees the other).
+  std::atomic<std::uint32_t> redges{0};
   // atomic: written under lock (publish_info), read lock-free by check_err. seq_cst as above.
   std::atomic<std::uint32_t> info{0};
 
@@ -476,7 +485,10 @@ G* unblock(PollDesc* pd, PollMode mode, bool ioready) noexcept {
 }
 
 void on_read_ready(void* p) noexcept {
-  if (G* g = unblock(static_cast<PollDesc*>(p), kRead, true)) goro::detail::netpoll_ready(g);
+  auto* pd = static_cast<PollDesc*>(p);
+  // seq_cst: see PollDesc::redges.
+  pd->redges.fetch_add(1, std::memory_order_seq_cst);
+  if (G* g = unblock(pd, kRead, true)) goro::detail::netpoll_ready(g);
 }
 
 void on_write_ready(void* p) noexcept {
@@ -714,6 +726,23 @@ PollErr poll_wait(PollDesc* pd, PollMode mode) noexcept {
     // Woken by a deadline that was then moved before we ran: wait again (Go does too).
   }
   return PollErr::kNone;
+}
+
+std::uint32_t poll_read_edges(const PollDesc* pd) noexcept {
+  // seq_cst: the reader's snapshot before its system call; an edge it misses here is
+  // one the poller takes after this load, and so after the read's look at the socket.
+  return pd->redges.load(std::memory_order_seq_cst);
+}
+
+PollErr poll_wait_quiet(PollDesc* pd, std::uint32_t edges) noexcept {
+  if (!goro::in_goroutine()) return PollErr::kNone;
+  // Forget a readiness notice older than this check (the read lock's holder only writes
+  // rg outside a wait). seq_cst, then the seq_cst load of redges: an edge whose bump we
+  // do not see below comes after this store in the single total order, so its CAS on rg
+  // (after its bump) finds kNil and leaves kReady, which block() then consumes.
+  pd->rg.g.store(kNil, std::memory_order_seq_cst);
+  if (pd->redges.load(std::memory_order_seq_cst) != edges) return PollErr::kNone;
+  return poll_wait(pd, kRead);
 }
 
 void poll_set_deadline(PollDesc* pd, std::int64_t deadline, PollMode mode) noexcept {

@@ -44,6 +44,19 @@ PollErr poll_reset(PollDesc* pd, PollMode mode) noexcept;
 // system call. Outside a goroutine, blocks the thread in poll(2) instead.
 PollErr poll_wait(PollDesc* pd, PollMode mode) noexcept;
 
+// The number of read readiness edges the poller has taken for pd so far (it wraps). A
+// reader loads it before its system call, for poll_wait_quiet.
+std::uint32_t poll_read_edges(const PollDesc* pd) noexcept;
+
+// After a read that left the socket with nothing queued — no byte and no FIN (TCP_INQ
+// said 0) — made with `edges` = poll_read_edges() loaded before that read: waits as
+// poll_wait(kRead) does, without first trying the read that would only return EAGAIN,
+// unless a read edge has arrived since `edges` (then kNone at once: read). Whatever
+// arrives after such a read raises an edge the poller takes later, so nothing is missed;
+// an edge taken between this check and the park leaves the slot kReady (see
+// netpoll.cpp). Outside a goroutine: kNone (the caller reads, then waits as usual).
+PollErr poll_wait_quiet(PollDesc* pd, std::uint32_t edges) noexcept;
+
 // Go: poll_runtime_pollSetDeadline. deadline: monotonic ns (detail::nanotime), 0 for none,
 // < 0 for "already passed". Takes effect for a goroutine parked on pd right now: it is
 // woken with kTimeout if the new deadline has passed, and re-timed otherwise.

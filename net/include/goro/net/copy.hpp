@@ -6,11 +6,12 @@
 //   goro::net::RelayResult r = goro::net::relay(client, backend);   // until both are done
 //
 // copy(dst, src) reads src until the end of its stream and writes everything to dst;
-// the end of src's stream is success. When the program ignores SIGPIPE
-// (signal(SIGPIPE, SIG_IGN), as servers usually do), the bytes go through a pipe with
-// splice(2) and never enter user space, as Go's io.Copy does between TCP connections
-// (splice into a reset socket raises SIGPIPE, which would otherwise end the process);
-// else, or if no pipe can be made, through a 64 KiB buffer. relay(a, b) copies a -> b and b -> a at the same
+// the end of src's stream is success. Small messages go through a 16 KiB buffer (a read
+// and a write each, the cheapest way for them). Once a read fills the buffer — a bulk
+// transfer — and the program ignores SIGPIPE (signal(SIGPIPE, SIG_IGN), as servers
+// usually do), the rest goes through a pipe with splice(2) and never enters user space,
+// as Go's io.Copy does between TCP connections (splice into a reset socket raises
+// SIGPIPE, which would otherwise end the process). relay(a, b) copies a -> b and b -> a at the same
 // time (the second direction in a new goroutine) and returns when both have finished:
 //  - the end of one side's stream is passed on as a half close (shutdown_write on the
 //    other side), so request/response protocols that half close work through it;
