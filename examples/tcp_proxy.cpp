@@ -11,8 +11,8 @@
 // a second one. One side's end of stream becomes a half close of the other side, so
 // request/response protocols that half close work through the proxy; an error on either
 // side (reset, --idle-timeout) closes both. SIGPIPE is ignored, so bulk transfers move
-// with splice(2), never entering user space (small messages go through a buffer). SIGINT/SIGTERM stop accepting and give the
-// connections --grace seconds.
+// with splice(2), never entering user space (small messages go through a buffer).
+// SIGINT/SIGTERM stop accepting and give the connections --grace seconds.
 #include <goro/net.hpp>
 
 #include <pthread.h>
