@@ -138,6 +138,17 @@ class Service {
 
   void signal(int sig) { ::kill(pid_, sig); }
 
+  // The process's open descriptors (/proc/PID/fd).
+  int open_fds() const {
+    std::error_code ec;
+    int n = 0;
+    for (auto it = fs::directory_iterator("/proc/" + std::to_string(pid_) + "/fd", ec);
+         !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      ++n;
+    }
+    return ec ? -1 : n;
+  }
+
   // Waits (inside the runtime through goro::blocking) up to `wait` for
   // the process to exit; its exit status, or kRunning, or kKilled (ended by a signal).
   int wait_exit(goro::Duration wait) {
@@ -377,6 +388,67 @@ TEST(Service, FileIsConfinedToTheRoot) {
   r = curl(svc.url("/file?path="));
   EXPECT_EQ(r.code, 403) << r.out;
 
+  svc.signal(SIGTERM);
+  EXPECT_EQ(svc.wait_exit(std::chrono::seconds(10)), 0) << svc.log();
+}
+
+// Clients that go away in the middle of a file download, or in the middle of their
+// request: the service ends up with the descriptors and goroutines it had before.
+TEST(Service, AbortedClientsLeakNoDescriptorOrGoroutine) {
+  REQUIRE_SERVICE();
+  ScratchRoot dir;
+  {
+    std::ofstream big(dir.root() / "big.bin", std::ios::binary);
+    std::string chunk(1 << 20, 'B');
+    for (int i = 0; i < 8; ++i) big << chunk;
+  }
+  Service svc({"--root", dir.root().string()});
+  ASSERT_TRUE(svc.started()) << svc.log();
+  auto goroutines = [&] {
+    std::string out = curl(svc.url("/json")).out;
+    std::size_t at = out.find("\"goroutines\":");
+    return at == std::string::npos ? -1 : std::atoi(out.c_str() + at + 13);
+  };
+  int fds0 = svc.open_fds();
+  int gs0 = goroutines();
+  ASSERT_GT(fds0, 0);
+  ASSERT_GT(gs0, 0);
+  goro::run([&] {
+    for (int i = 0; i < 20; ++i) {
+      RawClient c(goro::net::dial(svc.address(), std::chrono::seconds(5)));
+      switch (i % 4) {
+        case 0: {  // a download abandoned after its first bytes
+          c.send(get("/file?path=big.bin"));
+          char b[4096];
+          std::error_code ec;
+          c.conn().read(b, sizeof b, ec);
+          break;
+        }
+        case 1:  // half a head
+          c.send("GET /file?path=big");
+          break;
+        case 2:  // half a body
+          c.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc");
+          break;
+        case 3:  // a request whose answer nobody reads
+          c.send(get("/sleep?ms=50"));
+          break;
+      }
+      c.conn().close();
+    }
+  });
+  int fds = -1, gs = -1;
+  for (int i = 0; i < 100; ++i) {  // the server notices each close at its next read or write
+    fds = svc.open_fds();
+    gs = goroutines();
+    if (fds == fds0 && gs == gs0) break;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_EQ(fds, fds0);
+  EXPECT_EQ(gs, gs0);
+  CurlResult r = curl(svc.url("/file?path=big.bin"));
+  EXPECT_EQ(r.code, 200);
+  EXPECT_EQ(r.out.size(), std::size_t{8} << 20);
   svc.signal(SIGTERM);
   EXPECT_EQ(svc.wait_exit(std::chrono::seconds(10)), 0) << svc.log();
 }
