@@ -70,30 +70,6 @@ bool RunQ::put_slow(G* g, std::uint32_t h, std::uint32_t t) noexcept {
 }
 
 // Go: runqget.
-G* RunQ::get(bool* inherit_time) noexcept {
-  G* next = runnext_.load(std::memory_order_relaxed);
-  // acquire: pairs with the release in put() (the owner is us, but a thief may have
-  // cleared it concurrently; the CAS decides who runs it).
-  if (next != nullptr && runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acquire,
-                                                          std::memory_order_relaxed)) {
-    *inherit_time = true;
-    return next;
-  }
-  for (;;) {
-    // acquire: pairs with thieves' release CAS (we must see their claim).
-    std::uint32_t h = head_.load(std::memory_order_acquire);
-    std::uint32_t t = tail_.load(std::memory_order_relaxed);  // owner
-    if (t == h) return nullptr;
-    G* g = ring_[h % kRunqSize].load(std::memory_order_relaxed);
-    // release: the slot is free for reuse after this (pairs with put()'s acquire of head).
-    if (head_.compare_exchange_weak(h, h + 1, std::memory_order_release,
-                                    std::memory_order_relaxed)) {
-      *inherit_time = false;
-      return g;
-    }
-  }
-}
-
 std::uint32_t RunQ::drain(G** out) noexcept {
   std::uint32_t n = 0;
   bool inherit;

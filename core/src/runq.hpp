@@ -15,6 +15,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include "debug.hpp"
+
 namespace goro::detail {
 
 struct G;
@@ -26,7 +28,11 @@ class RunQ {
  public:
   // Owner only. next: put g in runnext (the old runnext goes to the ring's tail).
   void put(P* p, G* g, bool next) noexcept;
+  // Owner only: put g at the ring's tail (Go: runqput with next=false). Inline: every
+  // yield and preemption requeues this way.
+  void put_tail(G* g) noexcept;
   // Owner only. Returns nullptr if empty; inherit_time is true for the runnext G.
+  // Inline: it is on every scheduling decision's path.
   G* get(bool* inherit_time) noexcept;
   // Owner only: moves everything out (for a P going away); returns the count.
   std::uint32_t drain(G** out) noexcept;
@@ -52,5 +58,43 @@ class RunQ {
   // atomic slots: relaxed, because head/tail's acquire/release order them.
   std::atomic<G*> ring_[kRunqSize];
 };
+
+inline void RunQ::put_tail(G* g) noexcept {
+  // acquire: pairs with consumers' release CAS on head, so the slots they vacated are
+  // really free before we overwrite them.
+  std::uint32_t h = head_.load(std::memory_order_acquire);
+  std::uint32_t t = tail_.load(std::memory_order_relaxed);  // we are the only writer
+  if (t - h < kRunqSize && !g_randomize) [[likely]] {
+    ring_[t % kRunqSize].store(g, std::memory_order_relaxed);
+    // release: makes the slot (and g's fields) visible to consumers that acquire tail.
+    tail_.store(t + 1, std::memory_order_release);
+    return;
+  }
+  put(nullptr, g, false);
+}
+
+inline G* RunQ::get(bool* inherit_time) noexcept {
+  G* next = runnext_.load(std::memory_order_relaxed);
+  // acquire: pairs with the release in put() (the owner is us, but a thief may have
+  // cleared it concurrently; the CAS decides who runs it).
+  if (next != nullptr && runnext_.compare_exchange_strong(next, nullptr, std::memory_order_acquire,
+                                                          std::memory_order_relaxed)) {
+    *inherit_time = true;
+    return next;
+  }
+  for (;;) {
+    // acquire: pairs with thieves' release CAS (we must see their claim).
+    std::uint32_t h = head_.load(std::memory_order_acquire);
+    std::uint32_t t = tail_.load(std::memory_order_relaxed);  // owner
+    if (t == h) return nullptr;
+    G* g = ring_[h % kRunqSize].load(std::memory_order_relaxed);
+    // release: the slot is free for reuse after this (pairs with put()'s acquire of head).
+    if (head_.compare_exchange_weak(h, h + 1, std::memory_order_release,
+                                    std::memory_order_relaxed)) {
+      *inherit_time = false;
+      return g;
+    }
+  }
+}
 
 }  // namespace goro::detail

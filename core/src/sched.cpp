@@ -96,9 +96,9 @@ namespace goro::detail {
 
 Sched sched;
 
-namespace {
+constinit thread_local M* tls_m __attribute__((tls_model("initial-exec"))) = nullptr;
 
-thread_local M* tls_m __attribute__((tls_model("initial-exec"))) = nullptr;
+namespace {
 // The max_procs the next run() uses when set_max_procs is called outside run().
 // relaxed: a setting read at the next run(); no other data is published through it.
 std::atomic<int> g_pending_procs{0};
@@ -109,14 +109,6 @@ constexpr std::int32_t kGFreeLocalMax = 64;
 constexpr int kGChunk = 64;
 
 }  // namespace
-
-// The M of this thread, inline where it is safe (see GORO_TLS_RT in lock.hpp: x86-64
-// reads initial-exec thread-locals %fs-relative at every access).
-#if defined(__x86_64__)
-#define GORO_CUR_M() (tls_m)
-#else
-#define GORO_CUR_M() (current_m())
-#endif
 
 [[gnu::noinline]] M* current_m() noexcept {
   // The empty asm with a memory clobber keeps the compiler from proving this function
@@ -654,8 +646,19 @@ void post_switch_action(M* m) noexcept;
 // timer check every scheduling decision makes.
 inline void post_switch(M* m) noexcept {
   NoPreempt np;
-  if (m->post != PostAction::kNone) post_switch_action(m);
-  if (m->p != nullptr) run_timers(m->p);
+  PostAction act = m->post;
+  P* p = m->p;
+  if (act == PostAction::kRequeue && p != nullptr) {
+    // The yield and preemption case, inline: the G we left goes to our queue's tail.
+    G* g = m->post_g;
+    m->post = PostAction::kNone;
+    m->post_g = nullptr;
+    p->runq.put_tail(g);
+  } else if (act != PostAction::kNone) {
+    post_switch_action(m);
+    p = m->p;
+  }
+  if (p != nullptr) run_timers(p);
 }
 
 void post_switch_action(M* m) noexcept {
@@ -671,7 +674,7 @@ void post_switch_action(M* m) noexcept {
     case PostAction::kNone:
       break;
     case PostAction::kRequeue:
-      m->p->runq.put(m->p, g, false);
+      m->p->runq.put_tail(g);
       break;
     case PostAction::kPark: {
       UnlockFn fn = m->post_unlock;
@@ -720,7 +723,10 @@ void post_switch_action(M* m) noexcept {
 
 // Go: execute. Runs next on this M, switching from the context `from` (a G being
 // suspended, or g0). from_g is the G being left, if any (for the stack hand-over).
-void execute(M* m, G* next, bool inherit_time, Ctx* from, G* from_g, bool from_exits) noexcept {
+void execute_first(M* m, G* next, Ctx* from, G* from_g, bool from_exits) noexcept;
+
+[[gnu::always_inline]] inline void execute(M* m, G* next, bool inherit_time, Ctx* from, G* from_g,
+                                           bool from_exits) noexcept {
   P* p = m->p;
   m->curg = next;
   next->m = m;
@@ -730,10 +736,16 @@ void execute(M* m, G* next, bool inherit_time, Ctx* from, G* from_g, bool from_e
     p->schedtick.store(p->schedtick.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     p->preempt.store(0, std::memory_order_relaxed);  // a new time slice
   }
-  if (next->ctx.sp != nullptr) {
+  if (next->ctx.sp != nullptr) [[likely]] {
     ctx_switch(from, &next->ctx, m->eh_globals, from_exits);
     return;
   }
+  execute_first(m, next, from, from_g, from_exits);
+}
+
+// execute's first run of a G: bind a stack and start it.
+[[gnu::noinline]] void execute_first(M* m, G* next, Ctx* from, G* from_g, bool from_exits) noexcept {
+  P* p = m->p;
   // First run: bind a stack. An exiting G hands its warm stack straight over (we are
   // still on it, but nothing of it is read after the switch); not under ASan, whose
   // shadow still marks the old frames.
@@ -756,7 +768,7 @@ void execute(M* m, G* next, bool inherit_time, Ctx* from, G* from_g, bool from_e
 }
 
 // Go: the first part of findRunnable, cheap enough to run on a goroutine's stack.
-G* find_runnable_fast(P* p, bool* inherit_time) noexcept {
+[[gnu::always_inline]] inline G* find_runnable_fast(P* p, bool* inherit_time) noexcept {
   *inherit_time = false;
   // The slice is used up (sysmon asked for a preemption) and goroutines wait globally:
   // one of them goes first, so a pair trading runnext cannot keep the P forever (Go

@@ -89,6 +89,15 @@ extern Sched sched;
 // The M running on this thread, or nullptr. Never inlined and never cached across a
 // context switch: a goroutine may resume on another thread.
 M* current_m() noexcept;
+// The variable behind it, for GORO_CUR_M.
+extern constinit thread_local M* tls_m __attribute__((tls_model("initial-exec")));
+// The M of this thread, inline where it is safe (see GORO_TLS_RT in lock.hpp: x86-64
+// reads initial-exec thread-locals %fs-relative at every access).
+#if defined(__x86_64__)
+#define GORO_CUR_M() (::goro::detail::tls_m)
+#else
+#define GORO_CUR_M() (::goro::detail::current_m())
+#endif
 
 // Go: globrunqputbatch. Takes sched.lock.
 void globrunq_put_batch(G* head, G* tail, std::int32_t n) noexcept;

@@ -30,9 +30,19 @@ namespace goro::detail {
 
 namespace {
 
-M* enter_common() noexcept {
-  M* m = current_m();
+// The fast paths below call nothing (every call is a few instructions of its own here):
+// the getpid benchmark measures this path against Go's bare syscall.Getpid. They need no
+// NoPreempt: their code is in the runtime's section, where neither an asynchronous stop
+// nor the backstop's detach ever happens (preempt.cpp); the slow paths, which reach into
+// libc, take one.
+
+// The part of entry that both kinds share. Returns nullptr outside a goroutine.
+[[gnu::always_inline]] inline M* enter_common() noexcept {
+  if (GORO_TLS_RT(detached)) reattach();  // before reading m: it may move us to another M
+  M* m = GORO_CUR_M();
+  if (m == nullptr) return nullptr;
   G* g = m->curg;
+  if (g == nullptr) return nullptr;  // on g0: not a goroutine
   P* p = m->p;
   g->status.store(GStatus::kSyscall, std::memory_order_relaxed);
   // relaxed: sysmon compares samples of it; no data is published through it.
@@ -45,46 +55,9 @@ M* enter_common() noexcept {
   return m;
 }
 
-}  // namespace
-
-// Go: entersyscall.
-void enter_syscall() noexcept {
-  if (this_thread_rt()->detached) reattach();
-  M* m = enter_common();
-  // release: our run queue and timers, as we leave them, are visible to sysmon's
-  // handoff once it sees kSyscall (its CAS acquires).
-  m->oldp->status.store(PStatus::kSyscall, std::memory_order_release);
-  sysmon_wake();
-}
-
-// Go: entersyscallblock.
-void enter_syscall_block() noexcept {
-  if (this_thread_rt()->detached) reattach();
-  M* m = enter_common();
-  P* p = m->oldp;
-  m->oldp = nullptr;
-  p->status.store(PStatus::kIdle, std::memory_order_relaxed);  // handoff_p owns it now
-  handoff_p(p);
-}
-
-// Go: exitsyscall.
-void exit_syscall() noexcept {
+// Go: exitsyscall's slow paths (exitsyscallfast_pidle, exitsyscall0).
+[[gnu::noinline]] void exit_syscall_slow(M* m, G* g) noexcept {
   NoPreempt np;  // it calls into libc (wakep may create a thread) while holding state
-  M* m = current_m();
-  G* g = m->curg;
-  m->in_syscall.store(false, std::memory_order_relaxed);
-  P* oldp = m->oldp;
-  m->oldp = nullptr;
-  PStatus expected = PStatus::kSyscall;
-  // acquire: pairs with the release store in enter_syscall (and, if sysmon took the P
-  // and it came back to idle meanwhile, we go the pidleget way instead).
-  if (oldp != nullptr && oldp->status.compare_exchange_strong(expected, PStatus::kRunning,
-                                                             std::memory_order_acquire)) {
-    acquirep(m, oldp);
-    g->status.store(GStatus::kRunning, std::memory_order_relaxed);
-    return;
-  }
-  // Go: exitsyscallfast_pidle. Any idle P.
   sched.lock.lock();
   P* p = pidleget();
   sched.lock.unlock();
@@ -95,9 +68,63 @@ void exit_syscall() noexcept {
     wakep();
     return;
   }
-  // Go: exitsyscall0. No P: queue the goroutine and park this M.
+  // No P: queue the goroutine and park this M.
   requeue_global_and_stop(m, g);
   g->status.store(GStatus::kRunning, std::memory_order_relaxed);
+}
+
+[[gnu::noinline]] void sysmon_wake_np() noexcept {
+  NoPreempt np;  // futex_wake is a libc call
+  sysmon_wake_slow();
+}
+
+}  // namespace
+
+// Go: entersyscall.
+bool enter_syscall() noexcept {
+  M* m = enter_common();
+  if (m == nullptr) return false;
+  // release: our run queue and timers, as we leave them, are visible to sysmon's
+  // handoff once it sees kSyscall (its CAS acquires).
+  m->oldp->status.store(PStatus::kSyscall, std::memory_order_release);
+  // seq_cst load: see sysmon_deep (a plain mov on x86-64).
+  if (sysmon_deep.load(std::memory_order_seq_cst) != 0) sysmon_wake_np();
+  return true;
+}
+
+// Go: entersyscallblock.
+bool enter_syscall_block() noexcept {
+  M* m = enter_common();
+  if (m == nullptr) return false;
+  NoPreempt np;  // handoff_p reaches into libc (it may start a thread)
+  P* p = m->oldp;
+  m->oldp = nullptr;
+  p->status.store(PStatus::kIdle, std::memory_order_relaxed);  // handoff_p owns it now
+  handoff_p(p);
+  return true;
+}
+
+// Go: exitsyscall.
+void exit_syscall() noexcept {
+  M* m = GORO_CUR_M();
+  G* g = m->curg;
+  m->in_syscall.store(false, std::memory_order_relaxed);
+  P* oldp = m->oldp;
+  m->oldp = nullptr;
+  PStatus expected = PStatus::kSyscall;
+  // acquire: pairs with the release store in enter_syscall (and, if sysmon took the P
+  // and it came back to idle meanwhile, we go the pidleget way instead).
+  if (oldp != nullptr && oldp->status.compare_exchange_strong(expected, PStatus::kRunning,
+                                                             std::memory_order_acquire)) {
+    // acquirep, whose status store the CAS did.
+    m->p = oldp;
+    oldp->m = m;
+    g->status.store(GStatus::kRunning, std::memory_order_relaxed);
+    // seq_cst load: see sysmon_deep.
+    if (sysmon_deep.load(std::memory_order_seq_cst) != 0) sysmon_wake_np();
+    return;
+  }
+  exit_syscall_slow(m, g);
 }
 
 }  // namespace goro::detail

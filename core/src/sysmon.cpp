@@ -51,10 +51,6 @@ struct Tick {
 std::thread g_sysmon;
 // atomic futex word: 0 running, 1 asked to stop; sysmon sleeps on it (so stop() wakes it).
 std::atomic<std::uint32_t> g_stop{0};
-// atomic futex word: 1 while sysmon sleeps deeply; sysmon_wake() clears it and wakes it.
-// seq_cst: sysmon sets it and then re-checks npidle; wakers change npidle (or enter a
-// syscall) and then read it — Dekker-style, so one of them notices the other.
-std::atomic<std::uint32_t> g_deep{0};
 
 [[gnu::noinline]] __attribute__((no_sanitize("thread"))) M* no_tsan_load(M* const* p) noexcept { return *p; }
 
@@ -151,16 +147,16 @@ void sysmon_main() noexcept {
 
     if (trace_ms <= 0 && all_idle()) {
       // Deep sleep until the next timer or a wake-up (Go: sysmonwait).
-      g_deep.store(1, std::memory_order_seq_cst);
+      sysmon_deep.store(1, std::memory_order_seq_cst);
       if (all_idle()) {
         std::int64_t next = earliest_timer();
         if (next == 0) {
-          futex_wait(&g_deep, 1);  // until sysmon_wake
+          futex_wait(&sysmon_deep, 1);  // until sysmon_wake
         } else if (std::int64_t ns = next - nanotime(); ns > 0) {
-          futex_wait(&g_deep, 1, ns);
+          futex_wait(&sysmon_deep, 1, ns);
         }
       }
-      g_deep.store(0, std::memory_order_seq_cst);
+      sysmon_deep.store(0, std::memory_order_seq_cst);
       idle = 0;
       continue;
     }
@@ -194,7 +190,7 @@ void sysmon_main() noexcept {
 
 void sysmon_start() noexcept {
   g_stop.store(0, std::memory_order_relaxed);
-  g_deep.store(0, std::memory_order_relaxed);
+  sysmon_deep.store(0, std::memory_order_relaxed);
   g_sysmon = std::thread(&sysmon_main);
 }
 
@@ -202,17 +198,18 @@ void sysmon_stop() noexcept {
   // release: pairs with sysmon's acquire loads.
   g_stop.store(1, std::memory_order_release);
   futex_wake(&g_stop, 1);
-  g_deep.store(0, std::memory_order_seq_cst);
-  futex_wake(&g_deep, 1);
+  sysmon_deep.store(0, std::memory_order_seq_cst);
+  futex_wake(&sysmon_deep, 1);
   if (g_sysmon.joinable()) g_sysmon.join();
 }
 
-void sysmon_wake() noexcept {
-  // seq_cst: see g_deep.
-  if (g_deep.load(std::memory_order_seq_cst) != 0) {
-    g_deep.store(0, std::memory_order_seq_cst);
-    futex_wake(&g_deep, 1);
-  }
+// seq_cst: see sysmon.hpp.
+std::atomic<std::uint32_t> sysmon_deep{0};
+
+void sysmon_wake_slow() noexcept {
+  // seq_cst: see sysmon_deep.
+  sysmon_deep.store(0, std::memory_order_seq_cst);
+  futex_wake(&sysmon_deep, 1);
 }
 
 void preempt_p(P* p, std::uint8_t level) noexcept {

@@ -1,6 +1,7 @@
 // sysmon.hpp — the system monitor thread (Go: sysmon in proc.go).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 
@@ -11,8 +12,18 @@ struct P;
 // Started by run() after the Ps exist, stopped (and joined) at shutdown.
 void sysmon_start() noexcept;
 void sysmon_stop() noexcept;
-// Wakes sysmon from its deep sleep (the runtime was idle and is not any more).
-void sysmon_wake() noexcept;
+// atomic futex word: 1 while sysmon sleeps deeply; sysmon_wake() clears it and wakes it.
+// seq_cst: sysmon sets it and then re-checks npidle; wakers change npidle (or enter a
+// syscall) and then read it — Dekker-style, so one of them notices the other.
+extern std::atomic<std::uint32_t> sysmon_deep;
+void sysmon_wake_slow() noexcept;
+
+// Wakes sysmon from its deep sleep (the runtime was idle and is not any more). Inline:
+// every syscall entry and every P going to work calls it, and it is one load when
+// sysmon is awake (a plain mov on x86-64, even seq_cst).
+inline void sysmon_wake() noexcept {
+  if (sysmon_deep.load(std::memory_order_seq_cst) != 0) sysmon_wake_slow();
+}
 
 // Go: preemptone. Asks whatever runs on P p to yield at its next preemption check.
 void preempt_p(P* p, std::uint8_t level) noexcept;

@@ -23,17 +23,17 @@
 namespace goro {
 
 namespace detail {
-void enter_syscall() noexcept;
-void enter_syscall_block() noexcept;
+// Return false, and do nothing, outside a goroutine (then f simply runs).
+bool enter_syscall() noexcept;
+bool enter_syscall_block() noexcept;
 void exit_syscall() noexcept;
 
 // The goroutine may resume on another thread after exit_syscall, so an exception is
 // carried out of the catch block (whose bookkeeping is per thread) before it.
 template <class F>
-decltype(auto) run_blocking(F&& f, void (*enter)() noexcept) {
+decltype(auto) run_blocking(F&& f, bool (*enter)() noexcept) {
   using R = std::invoke_result_t<F&>;
-  if (!in_goroutine()) return std::invoke(f);
-  enter();
+  if (!enter()) return std::invoke(f);
   std::exception_ptr ep;
   if constexpr (std::is_void_v<R>) {
     try {
