@@ -466,6 +466,9 @@ tcp_proxy_start() {
       cfg="$TMP/haproxy-$port.cfg"
       {
         printf 'global\n  nbthread 1\n  maxconn 4000\n'
+        # Pipes of 1 MiB, as goro's relay and Go's splice use (haproxy's default is the
+        # kernel's 64 KiB, which halves its streaming rate here).
+        [[ $splice == 1 ]] && printf '  tune.pipesize 1048576\n'
         printf 'defaults\n  mode tcp\n  timeout connect 5s\n  timeout client 120s\n  timeout server 120s\n'
         [[ $splice == 1 ]] && printf '  option splice-request\n  option splice-response\n'
         printf 'listen proxy\n  bind 127.0.0.1:%s\n  server backend 127.0.0.1:%s\n' "$port" "$bport"
