@@ -52,6 +52,7 @@
 #include "date.hpp"
 #include "head_scan.hpp"
 #include "internal.hpp"
+#include "out_writer.hpp"
 #include "parser.hpp"
 #include "server_state.hpp"
 
@@ -68,24 +69,19 @@ constexpr auto kLingerTime = std::chrono::milliseconds(500);
 constexpr auto kIdleLinger = std::chrono::milliseconds(100);
 constexpr std::size_t kLingerMax = 256 * 1024;
 
-// The first bytes of the head of a response to a protocol error (no handler ran).
-void append_status_line(std::string& out, int status) {
-  out += "HTTP/1.1 ";
-  char num[8];
+// "HTTP/1.1 <code> <reason>\r\n", from the table for the usual codes.
+void put_status_line(OutWriter& w, int status) {
+  std::string_view line = status_line(status);
+  if (!line.empty()) {
+    w.put(line);
+    return;
+  }
+  w.put("HTTP/1.1 ");
+  char num[16];
   auto [end, ec] = std::to_chars(num, num + sizeof num, status);
   (void)ec;
-  out.append(num, end);
-  out += ' ';
-  std::string_view reason = reason_phrase(status);
-  out += reason.empty() ? std::string_view("Unknown") : reason;
-  out += "\r\n";
-}
-
-void append_uint(std::string& out, std::uint64_t v) {
-  char num[24];
-  auto [end, ec] = std::to_chars(num, num + sizeof num, v);
-  (void)ec;
-  out.append(num, end);
+  w.put(std::string_view(num, static_cast<std::size_t>(end - num)));
+  w.put(" Unknown\r\n");
 }
 
 void append_hex(std::string& out, std::uint64_t v) {
@@ -422,16 +418,14 @@ Connection::HeadResult Connection::read_head() {
   }
 
   // Checks llhttp leaves to us.
-  const Headers& h = req_.headers();
   if (req_.version_minor() == 1) {
     // RFC 9112 section 3.2: exactly one Host in an HTTP/1.1 request.
-    std::size_t hosts = 0;
-    for (const auto& f : h) hosts += iequals(f.name, "Host") ? 1 : 0;
+    std::size_t hosts = parser_.host_count();
     if (hosts != 1) {
       reject(400, hosts == 0 ? "missing Host header" : "several Host headers");
       return HeadResult::kClose;
     }
-    if (auto expect = h.find("Expect")) {
+    if (const auto& expect = parser_.expect()) {
       if (!iequals(*expect, "100-continue")) {
         reject(417, "unsupported expectation");
         return HeadResult::kClose;
@@ -694,10 +688,34 @@ void Connection::handler_failed(int status, std::string_view message) {
 
 // --- the response --------------------------------------------------------------------------------
 
+// Name lengths of the fields write_head looks for: a field of another length is none of
+// them, and no name is compared (most response fields are of other lengths).
+constexpr std::size_t kDateLen = 4, kServerLen = 6, kConnectionLen = 10, kTransferEncodingLen = 17;
+
 void Connection::write_head(bool streaming) {
   int status = res_.status();
   const Headers& h = res_.headers();
-  if (iequals(h.get("Connection"), "close")) close_after_ = true;
+  // One pass over the handler's fields: Date and Server are added unless set, and the
+  // first Connection field saying "close" closes the connection after this response.
+  bool has_date = false, has_server = false, has_connection = false;
+  for (const auto& f : h) {
+    switch (f.name.size()) {
+      case kDateLen:
+        has_date = has_date || iequals(f.name, "Date");
+        break;
+      case kServerLen:
+        has_server = has_server || iequals(f.name, "Server");
+        break;
+      case kConnectionLen:
+        if (!has_connection && iequals(f.name, "Connection")) {
+          has_connection = true;
+          if (iequals(f.value, "close")) close_after_ = true;
+        }
+        break;
+      default:
+        break;
+    }
+  }
   if (s_->shutting_down.load(std::memory_order_relaxed)) close_after_ = true;
 
   no_body_ = is_head_ || !status_has_body(status);
@@ -720,43 +738,50 @@ void Connection::write_head(bool streaming) {
     if (cl && *cl - std::min<std::uint64_t>(*cl, parser_.body_bytes()) > kDrainMax) close_after_ = true;
   }
 
-  append_status_line(out_, status);
-  if (!opts_.server_name.empty() && !h.has("Server")) {
-    out_ += "Server: ";
-    out_ += opts_.server_name;
-    out_ += "\r\n";
+  OutWriter w(out_);
+  put_status_line(w, status);
+  if (!opts_.server_name.empty() && !has_server) {
+    w.put("Server: ");
+    w.put(opts_.server_name);
+    w.put("\r\n");
   }
-  if (!h.has("Date")) {
-    out_ += "Date: ";
-    append_http_date(out_);
-    out_ += "\r\n";
+  if (!has_date) {
+    w.put("Date: ");
+    write_http_date(w.room(kHttpDateSize));
+    w.advance(kHttpDateSize);
+    w.put("\r\n");
   }
   for (const auto& f : h) {
-    if (iequals(f.name, "Connection") || iequals(f.name, "Transfer-Encoding")) continue;
-    out_ += f.name;
-    out_ += ": ";
-    out_ += f.value;
-    out_ += "\r\n";
+    // The server owns the connection's framing: these two are never copied.
+    if ((f.name.size() == kConnectionLen && iequals(f.name, "Connection")) ||
+        (f.name.size() == kTransferEncodingLen && iequals(f.name, "Transfer-Encoding"))) {
+      continue;
+    }
+    w.put(f.name);
+    w.put(": ");
+    w.put(f.value);
+    w.put("\r\n");
   }
   if (status_has_body(status)) {
     if (!streaming) {
-      out_ += "Content-Length: ";
-      append_uint(out_, res_.body().size());
-      out_ += "\r\n";
+      w.put("Content-Length: ");
+      w.put_uint(res_.body().size());
+      w.put("\r\n");
     } else if (declared) {
-      out_ += "Content-Length: ";
-      append_uint(out_, *declared);
-      out_ += "\r\n";
+      w.put("Content-Length: ");
+      w.put_uint(*declared);
+      w.put("\r\n");
     } else if (chunked_out_) {
-      out_ += "Transfer-Encoding: chunked\r\n";
+      w.put("Transfer-Encoding: chunked\r\n");
     }
   }
   if (close_after_) {
-    out_ += "Connection: close\r\n";
+    w.put("Connection: close\r\n");
   } else if (req_.version_minor() == 0) {
-    out_ += "Connection: keep-alive\r\n";
+    w.put("Connection: keep-alive\r\n");
   }
-  out_ += "\r\n";
+  w.put("\r\n");
+  w.done();
 }
 
 void Connection::write(Response& res, std::string_view data, std::error_code& ec) noexcept {
@@ -844,18 +869,21 @@ void Connection::reject(int status, const char* reason) {
   body += ": ";
   body += reason;
   body += '\n';
-  append_status_line(out_, status);
+  OutWriter w(out_);
+  put_status_line(w, status);
   if (!opts_.server_name.empty()) {
-    out_ += "Server: ";
-    out_ += opts_.server_name;
-    out_ += "\r\n";
+    w.put("Server: ");
+    w.put(opts_.server_name);
+    w.put("\r\n");
   }
-  out_ += "Date: ";
-  append_http_date(out_);
-  out_ += "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ";
-  append_uint(out_, body.size());
-  out_ += "\r\nConnection: close\r\n\r\n";
-  out_ += body;
+  w.put("Date: ");
+  write_http_date(w.room(kHttpDateSize));
+  w.advance(kHttpDateSize);
+  w.put("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+  w.put_uint(body.size());
+  w.put("\r\nConnection: close\r\n\r\n");
+  w.put(body);
+  w.done();
 }
 
 // --- closing -----------------------------------------------------------------------------------

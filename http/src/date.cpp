@@ -70,7 +70,7 @@ std::int64_t now_seconds() noexcept {
 
 }  // namespace
 
-void append_http_date(std::string& out) {
+void write_http_date(char* out) noexcept {
   std::int64_t sec = now_seconds();
   alignas(8) char text[kWords * 8];
   {
@@ -83,12 +83,12 @@ void append_http_date(std::string& out) {
     std::uint64_t s2 = g_cache.seq.load(std::memory_order_relaxed);
     if (s1 == s2 && (s1 & 1) == 0 && cached == sec) {
       std::memcpy(text, w, sizeof w);
-      out.append(text, kHttpDateSize);
+      std::memcpy(out, text, kHttpDateSize);
       return;
     }
   }
   format(sec, text);
-  out.append(text, kHttpDateSize);
+  std::memcpy(out, text, kHttpDateSize);
   bool expected = false;
   if (g_cache.writing.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
     std::uint64_t s = g_cache.seq.load(std::memory_order_relaxed);

@@ -2,8 +2,10 @@
 #include <goro/http/middleware.hpp>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <string>
 
@@ -39,29 +41,27 @@ bool is_token_id(std::string_view v) noexcept {
   return true;
 }
 
-// "<8 hex digits>-<counter>": the prefix random per process, the counter per id. Formatted
-// by hand into a small buffer: this runs on every request.
+// "<8 hex digits>-<counter>": the prefix random per process (formatted once), the counter
+// per id. Formatted by hand into a small buffer: this runs on every request.
 void new_request_id(Request& req) {
-  static const std::uint32_t prefix = [] {
-    std::random_device rd;
-    return static_cast<std::uint32_t>(rd());
-  }();
+  struct Prefix {
+    char hex[9];
+    Prefix() {
+      std::random_device rd;
+      auto bits = static_cast<std::uint32_t>(rd());
+      static constexpr char kHex[] = "0123456789abcdef";
+      for (int i = 0; i < 8; ++i) hex[i] = kHex[(bits >> (28 - 4 * i)) & 0xf];
+      hex[8] = '-';
+    }
+  };
+  static const Prefix prefix;
   // relaxed: only uniqueness matters.
   static std::atomic<std::uint64_t> counter{0};
   std::uint64_t n = counter.fetch_add(1, std::memory_order_relaxed) + 1;
-  static constexpr char kHex[] = "0123456789abcdef";
   char buf[32];
-  for (int i = 0; i < 8; ++i) buf[i] = kHex[(prefix >> (28 - 4 * i)) & 0xf];
-  buf[8] = '-';
-  char digits[20];
-  int d = 0;
-  do {
-    digits[d++] = static_cast<char>('0' + n % 10);
-    n /= 10;
-  } while (n > 0);
-  int len = 9;
-  while (d > 0) buf[len++] = digits[--d];
-  req.set_id(std::string_view(buf, static_cast<std::size_t>(len)));
+  std::memcpy(buf, prefix.hex, sizeof prefix.hex);
+  char* end = std::to_chars(buf + sizeof prefix.hex, buf + sizeof buf, n).ptr;
+  req.set_id(std::string_view(buf, static_cast<std::size_t>(end - buf)));
 }
 
 }  // namespace

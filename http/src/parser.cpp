@@ -55,6 +55,8 @@ void Parser::begin(Request* req, Headers* trailers, std::size_t max_header_count
   keep_alive_ = true;
   chunked_ = upgrade_ = false;
   te_seen_ = te_unsupported_ = false;
+  host_count_ = 0;
+  expect_.reset();
   content_length_.reset();
   spans_.clear();
   body_bytes_ = 0;
@@ -142,6 +144,20 @@ int Parser::on_header_value_complete() noexcept {
     HeadersAccess::add_view(RequestAccess::headers(*req_), field_, v);
   } catch (...) {
     return fail(500, "out of memory");
+  }
+  // The fields the connection looks at, told apart by length first (most fields match
+  // none of them, and then no name is compared at all).
+  switch (field_.size()) {
+    case 4:
+      if (iequals(field_, "Host")) ++host_count_;
+      return 0;
+    case 6:
+      if (!expect_ && iequals(field_, "Expect")) expect_ = v;
+      return 0;
+    case 17:
+      break;
+    default:
+      return 0;
   }
   if (iequals(field_, "Transfer-Encoding")) {
     te_seen_ = true;

@@ -72,6 +72,10 @@ class Parser {
   bool chunked() const noexcept { return chunked_; }
   std::optional<std::uint64_t> content_length() const noexcept { return content_length_; }
   bool upgrade() const noexcept { return upgrade_; }
+  // Host fields in the head, and the first Expect field's value (if any): noted while
+  // the fields go by, so the connection needs no second pass over them.
+  std::size_t host_count() const noexcept { return host_count_; }
+  const std::optional<std::string_view>& expect() const noexcept { return expect_; }
   int http_major() const noexcept { return p_.http_major; }
   int http_minor() const noexcept { return p_.http_minor; }
 
@@ -121,6 +125,8 @@ class Parser {
   bool upgrade_ = false;
   bool te_seen_ = false;
   bool te_unsupported_ = false;  // a coding other than chunked
+  std::size_t host_count_ = 0;
+  std::optional<std::string_view> expect_;
   std::optional<std::uint64_t> content_length_;
   std::vector<Span> spans_;
   std::uint64_t body_bytes_ = 0;

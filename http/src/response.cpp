@@ -41,7 +41,10 @@ void Response::set_whole(std::string body, std::string_view default_type) {
   }
   body_ = std::move(body);
   has_whole_ = true;
-  if (!default_type.empty() && !headers_.has("Content-Type")) headers_.add("Content-Type", default_type);
+  if (!default_type.empty() && !headers_.has("Content-Type")) {
+    // Both strings are literals (static storage): the field views them, uncopied.
+    detail::HeadersAccess::add_view(headers_, "Content-Type", default_type);
+  }
 }
 
 void Response::text(std::string body) { set_whole(std::move(body), "text/plain; charset=utf-8"); }

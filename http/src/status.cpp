@@ -1,7 +1,11 @@
 // status.cpp — reason phrases (RFC 9110 section 15) and the goro.http error category.
 #include <goro/http/status.hpp>
 
+#include <charconv>
+#include <cstring>
 #include <string>
+
+#include "out_writer.hpp"
 
 namespace goro::http {
 
@@ -80,5 +84,45 @@ const std::error_category& http_category() noexcept {
   static const HttpCategory cat;
   return cat;
 }
+
+namespace detail {
+
+namespace {
+// Every status line from 100 to 599, formatted once ("Unknown" where RFC 9110 names no
+// reason).
+struct StatusLines {
+  static constexpr int kFirst = 100, kLast = 599;
+  static constexpr std::size_t kWidth = 48;  // the longest line is 46 bytes
+  char text[kLast - kFirst + 1][kWidth];
+  unsigned char len[kLast - kFirst + 1];
+
+  StatusLines() noexcept {
+    for (int code = kFirst; code <= kLast; ++code) {
+      std::string_view reason = reason_phrase(code);
+      if (reason.empty()) reason = "Unknown";
+      char* p = text[code - kFirst];
+      char* q = p;
+      std::memcpy(q, "HTTP/1.1 ", 9);
+      q += 9;
+      q = std::to_chars(q, q + 3, code).ptr;
+      *q++ = ' ';
+      std::memcpy(q, reason.data(), reason.size());
+      q += reason.size();
+      *q++ = '\r';
+      *q++ = '\n';
+      len[code - kFirst] = static_cast<unsigned char>(q - p);
+    }
+  }
+};
+}  // namespace
+
+std::string_view status_line(int status) {
+  static const StatusLines lines;
+  if (status < StatusLines::kFirst || status > StatusLines::kLast) return {};
+  int i = status - StatusLines::kFirst;
+  return std::string_view(lines.text[i], lines.len[i]);
+}
+
+}  // namespace detail
 
 }  // namespace goro::http

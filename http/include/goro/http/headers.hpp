@@ -30,11 +30,16 @@
 
 namespace goro::http {
 
-// ASCII case-insensitive equality, for header names and tokens.
-bool iequals(std::string_view a, std::string_view b) noexcept;
-
 namespace detail {
 struct HeadersAccess;
+// a[0, n) and b[0, n) are equal ignoring ASCII case.
+bool iequals_n(const char* a, const char* b, std::size_t n) noexcept;
+}  // namespace detail
+
+// ASCII case-insensitive equality, for header names and tokens. (The length check is
+// inline: most names compared differ in length.)
+inline bool iequals(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && detail::iequals_n(a.data(), b.data(), a.size());
 }
 
 class Headers {

@@ -104,6 +104,7 @@ class Response {
 
  private:
   friend struct detail::ResponseAccess;
+  // default_type: a string literal (it is added as a view, not copied), or "".
   void set_whole(std::string body, std::string_view default_type);
 
   int status_ = 200;
