@@ -55,21 +55,46 @@ bool RunQ::put_slow(G* g, std::uint32_t h, std::uint32_t t) noexcept {
     return false;
   }
   batch[n] = g;
+  // Unlike Go, which moves the oldest half as it is: goroutines that have already run
+  // (woken from a park, with a stack bound) stay here, up to a quarter of the ring,
+  // ahead of goroutines never started. Those have done nothing yet and can wait at the
+  // global queue's tail; a woken one sent there waits behind the whole spawn backlog
+  // (100,000 sleepers spawned at once: p99 lateness 100+ ms, mostly that). Order among
+  // the kept ones and among the moved ones is preserved.
+  G* keep[kRunqSize / 4];
+  std::uint32_t nkeep = 0, nmove = 0;
+  for (std::uint32_t i = 0; i <= n; ++i) {
+    G* b = batch[i];
+    if (b->stack_base != nullptr && nkeep < kRunqSize / 4) {
+      keep[nkeep++] = b;
+    } else {
+      batch[nmove++] = b;
+    }
+  }
+  if (nkeep > 0) {
+    // The ring has n free slots now (we claimed them), so the kept ones fit.
+    std::uint32_t tt = tail_.load(std::memory_order_relaxed);  // we are the only writer
+    for (std::uint32_t i = 0; i < nkeep; ++i) {
+      ring_[(tt + i) % kRunqSize].store(keep[i], std::memory_order_relaxed);
+    }
+    // release: publishes the slots to consumers that acquire tail.
+    tail_.store(tt + nkeep, std::memory_order_release);
+  }
+  if (nmove == 0) return true;
   if (g_randomize) {
-    for (std::uint32_t i = 1; i <= n; ++i) {
+    for (std::uint32_t i = 1; i < nmove; ++i) {
       std::uint32_t j = fastrandn(i + 1);
       G* tmp = batch[i];
       batch[i] = batch[j];
       batch[j] = tmp;
     }
   }
-  for (std::uint32_t i = 0; i < n; ++i) batch[i]->sched_link = batch[i + 1];
-  batch[n]->sched_link = nullptr;
-  globrunq_put_batch(batch[0], batch[n], n + 1);
+  for (std::uint32_t i = 0; i + 1 < nmove; ++i) batch[i]->sched_link = batch[i + 1];
+  batch[nmove - 1]->sched_link = nullptr;
+  globrunq_put_batch(batch[0], batch[nmove - 1], static_cast<std::int32_t>(nmove));
   return true;
 }
 
-// Go: runqget.
 std::uint32_t RunQ::drain(G** out) noexcept {
   std::uint32_t n = 0;
   bool inherit;

@@ -8,8 +8,10 @@
 // runnext holds the G readied by the running one: only the owner sets it (thieves may
 // only clear it), and it runs next, inheriting the current time slice.
 //
-// Ring full: half the ring (128) plus the new G move to the global queue in one batch,
-// so a burst of spawns costs one global-lock acquisition per 128 goroutines.
+// Ring full: half the ring (128) plus the new G leave it in one batch, so a burst of
+// spawns costs one global-lock acquisition per 128 goroutines. Of those, goroutines that
+// have already run (up to 64) go back to this ring's tail and only the rest move to the
+// global queue: a woken goroutine should not wait behind a backlog of never-started ones.
 #pragma once
 
 #include <atomic>

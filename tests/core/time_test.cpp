@@ -81,6 +81,42 @@ TEST(Sleep, HundredThousandSleepersAtOnce) {
   });
 }
 
+// A burst of due timers is readied only as the run queue has room for it (so woken
+// goroutines do not overflow to the global queue), but timers must still progress when
+// something else keeps the queue full: 300 goroutines yielding to each other on one P
+// keep its ring crowded while 1,000 sleepers, due all at once, must all wake.
+TEST(Sleep, TimersFireWhileTheRunQueueIsCrowded) {
+  goro::run(goro::Config{.max_procs = 1}, [] {
+    std::atomic<bool> stop{false};
+    goro::WaitGroup spinners, sleepers;
+    constexpr int kSpinners = 300, kSleepers = 1000;
+    spinners.add(kSpinners);
+    for (int i = 0; i < kSpinners; ++i) {
+      goro::go([&] {
+        while (!stop.load(std::memory_order_relaxed)) goro::yield();
+        spinners.done();
+      });
+    }
+    std::atomic<int> woke{0};
+    sleepers.add(kSleepers);
+    auto t0 = goro::Clock::now();
+    for (int i = 0; i < kSleepers; ++i) {
+      goro::go([&] {
+        goro::sleep(5ms);
+        woke++;
+        sleepers.done();
+      });
+    }
+    sleepers.wait();
+    // Loose: each scheduling decision fires at least one due timer, so 1,000 wake-ups
+    // take about 1,000 switches; a starved heap would never finish.
+    EXPECT_LT(goro::Clock::now() - t0, 5s);
+    EXPECT_EQ(woke.load(), kSleepers);
+    stop = true;
+    spinners.wait();
+  });
+}
+
 TEST(Timer, FiresStopsAndResets) {
   goro::run([] {
     goro::Timer t(10ms);
