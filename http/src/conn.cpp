@@ -690,7 +690,8 @@ void Connection::handler_failed(int status, std::string_view message) {
 
 // Name lengths of the fields write_head looks for: a field of another length is none of
 // them, and no name is compared (most response fields are of other lengths).
-constexpr std::size_t kDateLen = 4, kServerLen = 6, kConnectionLen = 10, kTransferEncodingLen = 17;
+constexpr std::size_t kDateLen = 4, kServerLen = 6, kConnectionLen = 10, kContentLengthLen = 14,
+                      kTransferEncodingLen = 17;
 
 void Connection::write_head(bool streaming) {
   int status = res_.status();
@@ -752,8 +753,10 @@ void Connection::write_head(bool streaming) {
     w.put("\r\n");
   }
   for (const auto& f : h) {
-    // The server owns the connection's framing: these two are never copied.
+    // The server owns the connection's framing: these three are never copied (a
+    // Content-Length put into headers() by hand would be a second, maybe different, one).
     if ((f.name.size() == kConnectionLen && iequals(f.name, "Connection")) ||
+        (f.name.size() == kContentLengthLen && iequals(f.name, "Content-Length")) ||
         (f.name.size() == kTransferEncodingLen && iequals(f.name, "Transfer-Encoding"))) {
       continue;
     }

@@ -3,6 +3,8 @@
 #include <goro/http/headers.hpp>
 
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 #include "internal.hpp"
 
@@ -11,6 +13,31 @@ namespace goro::http {
 namespace {
 inline unsigned char lower(unsigned char c) noexcept {
   return (c >= 'A' && c <= 'Z') ? static_cast<unsigned char>(c | 0x20) : c;
+}
+
+// RFC 9110 tchar.
+bool is_tchar(unsigned char c) noexcept {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+// What add() and set() refuse (see headers.hpp): a field that would not stay one field.
+void check_field(std::string_view name, std::string_view value) {
+  bool ok = !name.empty();
+  for (char c : name) ok = ok && is_tchar(static_cast<unsigned char>(c));
+  if (!ok) throw std::invalid_argument("goro::http::Headers: a field name must be a token");
+  for (char c : value) {
+    if (c == '\r' || c == '\n' || c == '\0') {
+      throw std::invalid_argument("goro::http::Headers: CR, LF or NUL in the value of " +
+                                  std::string(name));
+    }
+  }
 }
 }  // namespace
 
@@ -84,11 +111,13 @@ std::vector<std::string_view> Headers::get_all(std::string_view name) const {
 }
 
 void Headers::add(std::string_view name, std::string_view value) {
+  check_field(name, value);
   fields_.reserve(fields_.size() + 1);  // so that own() cannot leak a block if this throws
   fields_.push_back(own(name, value));
 }
 
 void Headers::set(std::string_view name, std::string_view value) {
+  check_field(name, value);
   Field f = own(name, value);  // before erase: value may point into a field being erased
   erase(name);
   fields_.push_back(f);

@@ -524,6 +524,70 @@ TEST(Server, DateAndServerHeaders) {
   });
 }
 
+// A handler cannot split or reframe its response: a CR or LF in a field (response
+// splitting) is refused where it is set, and framing fields slipped in through headers()
+// are the server's to write, once.
+TEST(Server, HandlersCannotBreakTheResponseFraming) {
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    std::atomic<int> refused{0};
+    ts.srv.get("/inject/:how", [&](const http::Request& req, http::Response& res) {
+      std::string how(req.param("how"));
+      try {
+        if (how == "value") res.header("X-Evil", "a\r\nSet-Cookie: stolen=1");
+        if (how == "lf") res.add_header("X-Evil", "a\nSet-Cookie: stolen=1");
+        if (how == "nul") res.header("X-Evil", std::string("a\0b", 3));
+        if (how == "name") res.header("Set-Cookie: stolen=1\r\nX", "v");
+        if (how == "space") res.header("X Evil", "v");
+        if (how == "empty") res.headers().add("", "v");
+      } catch (const std::invalid_argument&) {
+        ++refused;
+        throw;
+      }
+      res.text("not refused");
+    });
+    ts.srv.get("/framing/whole", [](const http::Request&, http::Response& res) {
+      res.headers().add("Content-Length", "999");
+      res.headers().add("Transfer-Encoding", "chunked");
+      res.headers().add("Connection", "keep-alive");
+      res.text("hi");
+    });
+    ts.srv.get("/framing/stream", [](const http::Request&, http::Response& res) {
+      res.headers().add("content-length", "3");
+      res.write("abcdef");
+    });
+    ts.start();
+    for (const char* how : {"value", "lf", "nul", "name", "space", "empty"}) {
+      RawClient c = ts.connect();
+      c.send(get(std::string("/inject/") + how));
+      RawResponse r = c.read_response();
+      ASSERT_TRUE(r.ok) << how << ": " << r.error;
+      EXPECT_EQ(r.status, 500) << how << ": " << r.body;
+      EXPECT_FALSE(r.header("Set-Cookie").has_value()) << how;
+      EXPECT_TRUE(c.at_eof()) << how << ": bytes after the response: " << c.leftover();
+    }
+    EXPECT_EQ(refused.load(), 6);
+
+    RawClient c = ts.connect();
+    c.send(get("/framing/whole"));
+    RawResponse r = c.read_response();
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.count("Content-Length"), 1u);
+    EXPECT_EQ(r.header("Content-Length"), "2");
+    EXPECT_EQ(r.count("Transfer-Encoding"), 0u);
+    EXPECT_EQ(r.body, "hi");
+    c.send(get("/framing/stream"));
+    r = c.read_response();
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.count("Content-Length"), 0u);
+    EXPECT_TRUE(r.chunked);
+    EXPECT_EQ(r.body, "abcdef");
+    c.send(get("/n/1"));  // the connection still frames right
+    EXPECT_EQ(c.read_response().body, "n=1");
+  });
+}
+
 TEST(Server, CaseInsensitiveHeaders) {
   run([] {
     TestServer ts;

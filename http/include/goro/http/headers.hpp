@@ -66,9 +66,12 @@ class Headers {
   // Every value of `name`, in order.
   std::vector<std::string_view> get_all(std::string_view name) const;
 
-  // Appends a field.
+  // Appends a field. A name must be a token (letters, digits, !#$%&'*+-.^_`|~) and a
+  // value must hold no CR, LF or NUL, or std::invalid_argument is thrown: such a field
+  // would end the header block early and let what follows it pass as other fields or a
+  // body (response splitting).
   void add(std::string_view name, std::string_view value);
-  // Replaces every field named `name` by one (appended if there was none).
+  // Replaces every field named `name` by one (appended if there was none). Checks as add().
   void set(std::string_view name, std::string_view value);
   // Removes every field named `name`; returns how many there were.
   std::size_t erase(std::string_view name) noexcept;

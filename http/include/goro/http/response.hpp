@@ -21,7 +21,8 @@
 // A handler that sets nothing answers 200 with an empty body.
 //
 // The server adds Date and Server (unless set), Content-Length or Transfer-Encoding (it
-// owns those two: a Content-Length header set by hand acts as set_content_length), and
+// owns those two: a Content-Length set by header() acts as set_content_length; fields of
+// those names put straight into headers() are never sent), and
 // "Connection: close" when the connection will close. Setting "Connection: close" closes
 // the connection after this response. To a HEAD request the body is not sent (a whole
 // body's length still is). 1xx, 204 and 304 responses never carry a body.
