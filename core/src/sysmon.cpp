@@ -5,11 +5,17 @@
 //   - retakes Ps whose M has sat in a blocking call for a whole round (or 10 ms), and
 //     hands them to other Ms (handoff_p), so the other goroutines on them keep running;
 //   - asks a goroutine that has run for 10 ms without a scheduling point to yield
-//     (preempt_p: cooperative, seen at runtime calls and goro::preempt_point());
+//     (preempt_p: the cooperative flag, seen at runtime calls and goro::preempt_point(),
+//     and the signal for call-free code);
+//   - asks the same, after only a tenth of a slice (1 ms), of a goroutine whose P has a
+//     timer overdue by that much: timers live on their P and fire at its scheduling
+//     decisions, so under Go's rule a CPU hog makes a sleeper on its P wake up to a whole
+//     slice late (Go: 20 ms and more). A departure from Go, for timers only: goroutines
+//     readied by channels or the network still wait for the slice;
 //   - prints the schedtrace line when GORO_DEBUG=schedtrace=N asks for it.
-// It sleeps 20 us between rounds, doubling after 50 idle rounds up to 2 ms while any P
-// runs (10 ms otherwise), and sleeps deeply (until the next timer, or until woken) when every P is idle: an idle program
-// burns no CPU for sysmon's sake.
+// It sleeps 20 us between rounds, doubling after 50 idle rounds up to a tenth of a slice
+// (1 ms) while any P runs (10 ms otherwise), and sleeps deeply (until the next timer, or
+// until woken) when every P is idle: an idle program burns no CPU for sysmon's sake.
 #include "sysmon.hpp"
 
 #include <pthread.h>
@@ -83,6 +89,15 @@ int retake(std::vector<Tick>& ticks, std::int64_t now) noexcept {
         }
         // Not counted in n (as in Go): asking for a preemption is not "activity" that
         // keeps sysmon polling at 20 us.
+      } else if (s == PStatus::kRunning && pd.schedwhen + g_slice_ns / 10 <= now) {
+        // A timer of this P overdue by a tenth of a slice while its goroutine has run
+        // that long: stop it now, not at the end of the slice (see the top).
+        // relaxed: a hint, as the scheduler's own check of it.
+        std::int64_t w = p->timers.timer0_when.load(std::memory_order_relaxed);
+        if (w != 0 && w + g_slice_ns / 10 <= now && now - pd.signalled >= g_slice_ns / 20) {
+          preempt_p(p, 1);
+          pd.signalled = now;
+        }
       }
     }
     if (s != PStatus::kSyscall) continue;
@@ -136,11 +151,12 @@ void sysmon_main() noexcept {
       delay *= 2;
     }
     if (delay > kMaxDelayUs) delay = kMaxDelayUs;
-    // While goroutines run, look at least every 2 ms: a slice is then noticed as used up
-    // within 2 ms of its 10 ms (Go's doubling to 10 ms lets slices run ~20 ms, which is
-    // what a sleeper behind a CPU hog then waits). ~500 cheap wake-ups a second, only
-    // while the runtime is busy; an idle runtime still sleeps deeply.
-    std::int64_t busy_cap = std::min<std::int64_t>(2000, g_slice_ns / 5000);  // <= slice/5
+    // While goroutines run, look at least every 1 ms: a slice is then noticed as used up
+    // within 1 ms of its 10 ms (Go's doubling to 10 ms lets slices run ~20 ms, which is
+    // what a sleeper behind a CPU hog then waits), and an overdue timer within 1 ms of
+    // its tenth of a slice. ~1,000 cheap wake-ups a second, only while the runtime is
+    // busy; an idle runtime still sleeps deeply.
+    std::int64_t busy_cap = std::min<std::int64_t>(1000, g_slice_ns / 10'000);  // <= slice/10
     if (delay > busy_cap && !all_idle()) delay = busy_cap;
     sleep_us(delay);
     if (g_stop.load(std::memory_order_acquire) != 0) break;
