@@ -1430,6 +1430,14 @@ void preempt_self() noexcept {
   G* g = m->curg;
   if (g == nullptr || m->p == nullptr) return;
   m->p->preempt.store(0, std::memory_order_relaxed);
+  // Goroutines the network readied while this one ran go first (to our local queue;
+  // the preempted one goes to the global queue). Go polls only after the global queue,
+  // where the preempted hog then is, and leaves the rest to sysmon's 10 ms poll: a
+  // request arriving behind a CPU hog on one P then waits up to two slices.
+  if (netpoll_has_waiters()) {
+    std::int32_t n = 0;
+    if (G* list = poll_now(&n)) inject_glist(list, n);
+  }
   g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
   m->post = PostAction::kRequeueGlobal;
   m->post_g = g;
