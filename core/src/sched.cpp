@@ -1209,18 +1209,22 @@ void teardown() noexcept {
     if (!m->is_m0) pthread_join(m->thread, nullptr);
   }
   for (M* m : ms) delete m;
+  std::vector<Timer*> dropped;
   for (int i = 0; i < kMaxProcs; ++i) {
     P* p = sched.allp[i].load(std::memory_order_relaxed);
     if (p != nullptr) {
-      // Timers still armed (a goro::Timer outliving run()) must not point at a freed P.
+      // Timers still armed (a goro::Timer outliving run()) must not point at a freed P,
+      // and what an armed timer holds is released (below: a drop may free the timer).
       for (Timer* t : p->timers.heap) {
         t->index = -1;
         t->owner.store(nullptr, std::memory_order_relaxed);
+        if (t->drop != nullptr) dropped.push_back(t);
       }
       delete p;
       sched.allp[i].store(nullptr, std::memory_order_relaxed);
     }
   }
+  for (Timer* t : dropped) t->drop(t->arg);
   for (G* chunk : sched.gchunks) {
     for (int i = 0; i < kGChunk; ++i) {
       G* g = &chunk[i];

@@ -41,6 +41,9 @@ void timer_state_arm(TimerState* s, std::int64_t when, std::int64_t period) noex
   s->t.period = period;
   s->t.fn = period > 0 ? &fire_periodic : &fire_once;
   s->t.arg = s;
+  // Still armed when run() ends (an after(1h) nobody waited for): the armed reference
+  // goes, so the state and its channel are freed (or left to the handles still held).
+  s->t.drop = [](void* arg) noexcept { static_cast<TimerState*>(arg)->release(); };
   add_timer(&s->t);
 }
 

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -114,6 +115,27 @@ TEST(Sleep, TimersFireWhileTheRunQueueIsCrowded) {
     EXPECT_EQ(woke.load(), kSleepers);
     stop = true;
     spinners.wait();
+  });
+}
+
+// Timers still armed when run() ends: goro::after's state and channel are released (the
+// ASan job's leak check sees them otherwise), a Timer or Ticker handle that outlives
+// run() can still be stopped, and the next run() starts clean.
+TEST(Timer, ArmedTimersAtTheEndOfRunAreReleased) {
+  goro::Chan<goro::Clock::time_point> kept;
+  std::optional<goro::Timer> outliving;
+  goro::run([&] {
+    (void)goro::after(1h);  // nobody waits for it
+    kept = goro::after(1h);
+    outliving.emplace(1h);
+    goro::Ticker ticker(1h);
+  });
+  EXPECT_FALSE(outliving->stop());  // not armed any more: run() dropped it
+  EXPECT_TRUE(kept.try_recv().would_block());  // it never fired, and is still usable
+  outliving.reset();
+  goro::run([] {
+    auto ch = goro::after(1ms);
+    EXPECT_TRUE(ch.recv().has_value());
   });
 }
 

@@ -32,6 +32,9 @@ struct Timer {
   Fn fn = nullptr;
   void* arg = nullptr;
   std::uintptr_t seq = 0;   // passed to fn (e.g. to ignore stale firings)
+  // Called (with arg) instead of fn for a timer still armed when run() ends, to release
+  // what the armed timer holds (goro::after's channel); nullptr: nothing to release.
+  void (*drop)(void* arg) noexcept = nullptr;
 
   // Runtime-owned. atomic: written under the owning P's timer lock, read lock-free to
   // find that P (acquire pairs with the release store made while inserting).
