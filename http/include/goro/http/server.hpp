@@ -41,10 +41,11 @@
 // committed, and the connection closes after it; other connections are not affected.
 //
 // Shutdown (Go's Server.Shutdown): shutdown(grace) stops accepting, closes idle
-// connections at once, lets requests in flight finish (their responses carry
-// "Connection: close") until `grace` has passed, then closes what is left and cancels
-// the requests' context(). serve() and listen_and_serve() return when shutdown is
-// complete, so code after them runs once every response went out.
+// connections (waiting for a request, or for the first byte of one) at once, lets
+// requests in flight finish (their responses carry "Connection: close") until `grace`
+// has passed, then closes what is left and cancels the requests' context(). serve() and
+// listen_and_serve() return when shutdown is complete, so code after them runs once
+// every response went out.
 #pragma once
 
 #include <chrono>
