@@ -11,6 +11,7 @@
 #include <goro/http/router.hpp>
 
 #include <array>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
@@ -151,14 +152,30 @@ const Node* walk(const Node* n, std::size_t i, const Walk& w, const Node*& fallb
 }
 }  // namespace
 
+// Up to this many literal patterns, a linear scan (a length compare per pattern, bytes
+// only for those of the path's length) beats hashing the path.
+constexpr std::size_t kLinearLiterals = 16;
+
+const Router::Node* Router::find_literal(std::string_view path) const noexcept {
+  if (literal_list_.size() <= kLinearLiterals) {
+    for (const auto& [pattern, node] : literal_list_) {
+      if (pattern.size() == path.size() && std::memcmp(pattern.data(), path.data(), path.size()) == 0) {
+        return node;
+      }
+    }
+    return nullptr;
+  }
+  auto it = literal_routes_.find(path);
+  return it == literal_routes_.end() ? nullptr : it->second;
+}
+
 Router::Match Router::match(std::string_view method, std::string_view path, Params& params) const {
   Match m;
   // A pattern without parameters that is the path itself (no escapes to decode), and has
   // the method: done. Anything else (405 candidates, parameters) takes the walk.
   if (!literal_routes_.empty() && !detail::needs_decode(path, false)) {
-    auto it = literal_routes_.find(path);
-    if (it != literal_routes_.end()) {
-      if (const Handler* h = it->second->handler_for(method)) {
+    if (const Node* n = find_literal(path)) {
+      if (const Handler* h = n->handler_for(method)) {
         m.handler = h;
         return m;
       }
@@ -242,7 +259,7 @@ Router& Router::route(std::string_view method, std::string_view pattern, Handler
   }
   n->routes.push_back({std::string(method), std::move(h)});
   if (pattern.find_first_of(":*") == std::string_view::npos) {
-    literal_routes_.emplace(std::string(pattern), n);
+    if (literal_routes_.emplace(std::string(pattern), n).second) literal_list_.emplace_back(pattern, n);
   }
   return *this;
 }

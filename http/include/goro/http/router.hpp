@@ -33,6 +33,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <goro/http/request.hpp>
@@ -110,6 +111,10 @@ class Router {
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, const Node*, StringHash, std::equal_to<>> literal_routes_;
+  // The same, in the order added: a few of them are found faster by comparing lengths
+  // and bytes than by hashing the path (see find_literal).
+  std::vector<std::pair<std::string, const Node*>> literal_list_;
+  const Node* find_literal(std::string_view path) const noexcept;
   std::vector<Middleware> middleware_;
   Handler not_found_;
 };
