@@ -87,14 +87,14 @@ constinit thread_local ThreadRt tls_rt __attribute__((tls_model("initial-exec"))
   return &tls_rt;
 }
 
-void exit_syscall() noexcept;
+void exit_syscall_noyield() noexcept;
 void preempt_self() noexcept;
 
 void reattach() noexcept {
   ThreadRt* rt = this_thread_rt();
   if (!rt->detached) return;
   rt->detached = false;
-  exit_syscall();  // our old P if sysmon has not handed it off yet, any idle P, or wait
+  exit_syscall_noyield();  // our old P if sysmon has not handed it off yet, any idle P, or wait
 }
 
 namespace {

@@ -104,8 +104,9 @@ bool enter_syscall_block() noexcept {
   return true;
 }
 
-// Go: exitsyscall.
-void exit_syscall() noexcept {
+// Go: exitsyscall. may_yield: honour sysmon's request (not when called by reattach,
+// which runs at the entry of runtime functions that go on right after it).
+[[gnu::always_inline]] inline void exit_syscall_impl(bool may_yield) noexcept {
   M* m = GORO_CUR_M();
   G* g = m->curg;
   m->in_syscall.store(false, std::memory_order_relaxed);
@@ -122,9 +123,17 @@ void exit_syscall() noexcept {
     g->status.store(GStatus::kRunning, std::memory_order_relaxed);
     // seq_cst load: see sysmon_deep.
     if (sysmon_deep.load(std::memory_order_seq_cst) != 0) sysmon_wake_np();
+    // sysmon's request to a goroutine that has made short calls back to back for a
+    // whole slice (Go's sysretake, see sysmon.cpp). relaxed: see P::preempt.
+    if (may_yield && oldp->preempt.load(std::memory_order_relaxed) != 0) [[unlikely]] {
+      preempt_self();
+    }
     return;
   }
   exit_syscall_slow(m, g);
 }
+
+void exit_syscall() noexcept { exit_syscall_impl(true); }
+void exit_syscall_noyield() noexcept { exit_syscall_impl(false); }
 
 }  // namespace goro::detail

@@ -60,8 +60,18 @@ std::atomic<std::uint32_t> g_stop{0};
 
 [[gnu::noinline]] __attribute__((no_sanitize("thread"))) M* no_tsan_load(M* const* p) noexcept { return *p; }
 
-// Go: retake. Returns how many Ps it took or asked to preempt.
-int retake(std::vector<Tick>& ticks, std::int64_t now) noexcept {
+// What a round of retake found besides the Ps it took: when sysmon must look again.
+struct Watch {
+  std::int64_t next_due = 0;  // earliest time a running P's slice or overdue timer is due
+  bool syscall = false;       // some P is in a system call (or detached)
+};
+
+void due_at(Watch& w, std::int64_t when) noexcept {
+  if (w.next_due == 0 || when < w.next_due) w.next_due = when;
+}
+
+// Go: retake. Returns how many Ps it took.
+int retake(std::vector<Tick>& ticks, std::int64_t now, Watch& watch) noexcept {
   int n = 0;
   std::int32_t procs = sched.gomaxprocs.load(std::memory_order_relaxed);
   if (static_cast<std::size_t>(procs) > ticks.size()) ticks.resize(static_cast<std::size_t>(procs));
@@ -70,46 +80,56 @@ int retake(std::vector<Tick>& ticks, std::int64_t now) noexcept {
     if (p == nullptr) continue;
     Tick& pd = ticks[static_cast<std::size_t>(i)];
     PStatus s = p->status.load(std::memory_order_acquire);
-    bool sysretake = false;
     if (s == PStatus::kRunning || s == PStatus::kSyscall) {
       std::uint32_t t = p->schedtick.load(std::memory_order_relaxed);
       if (pd.schedtick != t || pd.schedwhen == 0) {  // changed, or first seen: a new slice
         pd.schedtick = t;
         pd.schedwhen = now;
-      } else if (pd.schedwhen + g_slice_ns <= now && s == PStatus::kSyscall) {
+      }
+      if (pd.schedwhen + g_slice_ns <= now && s == PStatus::kSyscall) {
         // Go: sysretake. A goroutine making short syscalls back to back keeps its P
-        // without ever letting its syscall count stand still: after a slice, take it.
-        sysretake = true;
-      } else if (pd.schedwhen + g_slice_ns <= now && s == PStatus::kRunning) {
-        // One slice: ask it to stop (flag + signal). Two: the backstop may take its P.
-        std::uint8_t level = pd.schedwhen + 2 * g_slice_ns <= now ? 2 : 1;
-        if (now - pd.signalled >= g_slice_ns / 20) {  // coalesce: at most 20 per slice
-          preempt_p(p, level);
+        // without ever letting its syscall count stand still. Go hands such a P off
+        // after a slice (and then polls at 20 us, as after any retake); we only raise
+        // the preempt flag, which exit_syscall checks: the goroutine yields at its next
+        // return from the kernel, at no cost to the calls before it. (No signal: it would
+        // only interrupt the call.) A call that blocks is still taken below.
+        // relaxed: a hint, see P::preempt.
+        if (now - pd.signalled >= g_slice_ns / 20) {
+          p->preempt.store(1, std::memory_order_relaxed);
           pd.signalled = now;
         }
-        // Not counted in n (as in Go): asking for a preemption is not "activity" that
-        // keeps sysmon polling at 20 us.
-      } else if (s == PStatus::kRunning && pd.schedwhen + g_slice_ns / 10 <= now) {
-        // A timer of this P overdue by a tenth of a slice while its goroutine has run
+      } else if (s == PStatus::kRunning) {
+        // One slice: ask it to stop (flag + signal). Two: the backstop may take its P.
+        // Or a timer of this P overdue by a tenth of a slice while its goroutine has run
         // that long: stop it now, not at the end of the slice (see the top).
         // relaxed: a hint, as the scheduler's own check of it.
         std::int64_t w = p->timers.timer0_when.load(std::memory_order_relaxed);
-        if (w != 0 && w + g_slice_ns / 10 <= now && now - pd.signalled >= g_slice_ns / 20) {
-          preempt_p(p, 1);
-          pd.signalled = now;
+        std::int64_t due = pd.schedwhen + g_slice_ns;
+        if (w != 0) due = std::min(due, std::max(w, pd.schedwhen) + g_slice_ns / 10);
+        if (due <= now) {
+          std::uint8_t level = pd.schedwhen + 2 * g_slice_ns <= now ? 2 : 1;
+          if (now - pd.signalled >= g_slice_ns / 20) {  // coalesce: at most 20 per slice
+            preempt_p(p, level);
+            pd.signalled = now;
+          }
+          // Not counted in n (as in Go): asking for a preemption is not "activity" that
+          // keeps sysmon polling at 20 us. Look again when a repeat may be sent.
+          due = pd.signalled + g_slice_ns / 20;
         }
+        due_at(watch, due);
       }
     }
     if (s != PStatus::kSyscall) continue;
+    watch.syscall = true;
     std::uint32_t t = p->syscalltick.load(std::memory_order_relaxed);
-    if (!sysretake && pd.syscalltick != t) {
+    if (pd.syscalltick != t) {
       pd.syscalltick = t;
       pd.syscallwhen = now;
       continue;
     }
     // Leave it alone if it has nothing to do, someone else is looking for work, and the
     // call is young: it will probably come back for its P.
-    if (!sysretake && p->runq.empty() &&
+    if (p->runq.empty() &&
         sched.nmspinning.load(std::memory_order_seq_cst) + sched.npidle.load(std::memory_order_seq_cst) > 0 &&
         pd.syscallwhen + g_slice_ns > now) {
       continue;
@@ -144,6 +164,7 @@ void sysmon_main() noexcept {
   std::vector<Tick> ticks;
   std::int64_t delay = 20;
   int idle = 0;
+  Watch watch;
   while (g_stop.load(std::memory_order_acquire) == 0) {
     if (idle == 0) {
       delay = 20;
@@ -151,13 +172,21 @@ void sysmon_main() noexcept {
       delay *= 2;
     }
     if (delay > kMaxDelayUs) delay = kMaxDelayUs;
-    // While goroutines run, look at least every 1 ms: a slice is then noticed as used up
-    // within 1 ms of its 10 ms (Go's doubling to 10 ms lets slices run ~20 ms, which is
-    // what a sleeper behind a CPU hog then waits), and an overdue timer within 1 ms of
-    // its tenth of a slice. ~1,000 cheap wake-ups a second, only while the runtime is
-    // busy; an idle runtime still sleeps deeply.
-    std::int64_t busy_cap = std::min<std::int64_t>(1000, g_slice_ns / 10'000);  // <= slice/10
-    if (delay > busy_cap && !all_idle()) delay = busy_cap;
+    if (!all_idle()) {
+      // While goroutines run, sysmon must see a slice start within a short lag (a
+      // slice is counted from when sysmon first sees it) and wake when a slice or an
+      // overdue timer comes due. It looks every 1 ms while a P is in a system call (a
+      // blocked call's P is handed off within ~1 ms), else every 5 ms (half a slice:
+      // slices run 10-15 ms, Go's 10-20 ms), and in any case wakes at the next due
+      // time it computed — exactly when a hog's slice ends. Each wake-up costs tens of
+      // microseconds of some CPU (a busy proxy: ~1 % at 5 ms, ~5 % at 1 ms).
+      std::int64_t cap = watch.syscall ? 1000 : std::min<std::int64_t>(5000, g_slice_ns / 2000);
+      if (watch.next_due != 0) {
+        std::int64_t until = (watch.next_due - nanotime()) / 1000 + 1;
+        cap = std::min(cap, std::max<std::int64_t>(until, 20));
+      }
+      if (delay > cap) delay = cap;
+    }
     sleep_us(delay);
     if (g_stop.load(std::memory_order_acquire) != 0) break;
 
@@ -187,7 +216,8 @@ void sysmon_main() noexcept {
         idle = 0;
       }
     }
-    if (retake(ticks, now) != 0) {
+    watch = Watch{};
+    if (retake(ticks, now, watch) != 0) {
       idle = 0;
     } else {
       ++idle;
