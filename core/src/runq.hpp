@@ -36,6 +36,8 @@ class RunQ {
   // Owner only. Returns nullptr if empty; inherit_time is true for the runnext G.
   // Inline: it is on every scheduling decision's path.
   G* get(bool* inherit_time) noexcept;
+  // Owner only: the ring's head, leaving runnext alone (nullptr if the ring is empty).
+  G* get_ring() noexcept;
   // Owner only: moves everything out (for a P going away); returns the count.
   std::uint32_t drain(G** out) noexcept;
   // Thief (any thread): steals half of victim's queue into this (the thief P's own)
@@ -84,6 +86,11 @@ inline G* RunQ::get(bool* inherit_time) noexcept {
     *inherit_time = true;
     return next;
   }
+  *inherit_time = false;
+  return get_ring();
+}
+
+inline G* RunQ::get_ring() noexcept {
   for (;;) {
     // acquire: pairs with thieves' release CAS (we must see their claim).
     std::uint32_t h = head_.load(std::memory_order_acquire);
@@ -93,7 +100,6 @@ inline G* RunQ::get(bool* inherit_time) noexcept {
     // release: the slot is free for reuse after this (pairs with put()'s acquire of head).
     if (head_.compare_exchange_weak(h, h + 1, std::memory_order_release,
                                     std::memory_order_relaxed)) {
-      *inherit_time = false;
       return g;
     }
   }

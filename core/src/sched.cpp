@@ -784,13 +784,20 @@ void execute_first(M* m, G* next, Ctx* from, G* from_g, bool from_exits) noexcep
   // one of them goes first, so a pair trading runnext cannot keep the P forever (Go
   // gets the same from the preemption it then performs at the next function prologue).
   // relaxed: see P::preempt.
-  if (p->preempt.load(std::memory_order_relaxed) != 0 &&
-      sched.runqsize.load(std::memory_order_relaxed) > 0) {
+  if (p->preempt.load(std::memory_order_relaxed) != 0) [[unlikely]] {
     p->preempt.store(0, std::memory_order_relaxed);
-    sched.lock.lock();
-    G* g = globrunq_get_locked(p, 1);
-    sched.lock.unlock();
-    if (g != nullptr) return g;
+    if (sched.runqsize.load(std::memory_order_relaxed) > 0) {
+      sched.lock.lock();
+      G* g = globrunq_get_locked(p, 1);
+      sched.lock.unlock();
+      if (g != nullptr) return g;
+    }
+    // Nor does runnext go first: it would inherit the used-up slice, and a pair
+    // trading runnext through a channel would keep the ring waiting forever when the
+    // pair is never stopped in its own code (asynchronous preemption off: sanitizer
+    // builds, asyncpreemptoff=1). Go breaks the pair by moving the preempted goroutine
+    // to the global queue; its successor then starts a fresh slice.
+    if (G* g = p->runq.get_ring()) return g;
   }
   if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
       sched.runqsize.load(std::memory_order_relaxed) > 0) {
