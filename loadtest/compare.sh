@@ -709,11 +709,19 @@ http_cpu_ticks() {
   sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'
 }
 
+# The context switches (voluntary + involuntary, all threads) process PID has had so far.
+# Per request, they show what the CPU figure pays for besides the requests themselves: a
+# runtime thread that wakes on the server's CPU preempts the one serving (involuntary).
+http_ctx_switches() {
+  cat "/proc/$1"/task/*/status 2>/dev/null | awk '/^(non)?voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }'
+}
+
 # http_run SIDE PORT CONNS DEPTH HOG: one wrk run of GET / against a fresh SIDE server
 # on PORT (DEPTH requests pipelined per write; HOG=1: meanwhile a second wrk connection
-# keeps /spin?ms=200 busy). Prints "rps p50_us p99_us cpu_us_per_request".
+# keeps /spin?ms=200 busy). Prints "rps p50_us p99_us cpu_us_per_request
+# context_switches_per_request".
 http_run() {
-  local side=$1 port=$2 conns=$3 depth=$4 hog=$5 url out rc=0 hog_pid="" c0 c1 tck
+  local side=$1 port=$2 conns=$3 depth=$4 hog=$5 url out rc=0 hog_pid="" c0 c1 s0 s1 tck
   url="http://127.0.0.1:$port/"
   if ! http_start "$side" "$port"; then
     echo "compare.sh: http: the $side server did not start (see below)" >&2
@@ -727,9 +735,11 @@ http_run() {
     sleep 0.5
   fi
   c0=$(http_cpu_ticks "$HTTP_PID")
+  s0=$(http_ctx_switches "$HTTP_PID")
   out=$(timeout -k 5 "$RUN_TIMEOUT" taskset -c 0 wrk -t1 -c"$conns" -d"${HTTP_SECONDS}s" \
     -s "$ROOT/loadtest/wrk/http.lua" "$url" -- "$depth" 2>&1) || rc=$?
   c1=$(http_cpu_ticks "$HTTP_PID")
+  s1=$(http_ctx_switches "$HTTP_PID")
   if [[ -n $hog_pid ]]; then
     kill "$hog_pid" 2>/dev/null || true
     wait "$hog_pid" 2>/dev/null || true
@@ -741,10 +751,11 @@ http_run() {
     return 1
   fi
   tck=$(getconf CLK_TCK)
-  awk -v c="$((c1 - c0))" -v tck="$tck" -v side="$side" '$1 == "wrkresult" {
+  awk -v c="$((c1 - c0))" -v cs="$((s1 - s0))" -v tck="$tck" -v side="$side" '$1 == "wrkresult" {
       for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
       if (f["errors"] > 0) printf "   (%s: %d wrk errors)\n", side, f["errors"] > "/dev/stderr"
-      printf "%s %s %s %.3f\n", f["rps"], f["p50_us"], f["p99_us"], c / tck * 1e6 / f["requests"]
+      printf "%s %s %s %.3f %.4f\n", f["rps"], f["p50_us"], f["p99_us"], c / tck * 1e6 / f["requests"],
+        cs / f["requests"]
     }' <<<"$out"
 }
 
@@ -760,7 +771,7 @@ http_result() {
 }
 
 # http_case CASE CONNS DEPTH HOG SIDE...: the runs of one case; leaves the medians in
-# HTTP_MED[side.figure] (figures: rps p50 p99 cpu).
+# HTTP_MED[side.figure] (figures: rps p50 p99 cpu cs).
 declare -A HTTP_MED
 http_case() {
   local name=$1 conns=$2 depth=$3 hog=$4 dir i side line col fig
@@ -784,13 +795,13 @@ http_case() {
   done
   for side in "${sides[@]}"; do
     col=1
-    for fig in rps p50 p99 cpu; do
+    for fig in rps p50 p99 cpu cs; do
       awk -v c="$col" '{ print $c }' "$dir/$side" >"$dir/$side.$fig"
       HTTP_MED[$side.$fig]=$(median "$dir/$side.$fig")
       col=$((col + 1))
     done
     echo "   $side: rps $(spread "$dir/$side.rps"), p99 $(spread "$dir/$side.p99") us," \
-      "cpu $(spread "$dir/$side.cpu") us/request" >&2
+      "cpu $(spread "$dir/$side.cpu") us/request, context switches $(spread "$dir/$side.cs")/request" >&2
   done
 }
 
@@ -809,6 +820,7 @@ suite_http() {
       http_result "keepalive_c$c" cpu lower 1 us "$anchor" "${HTTP_MED[goro.cpu]}" "${HTTP_MED[$anchor.cpu]}"
     done
     echo "INFO $SUITE/keepalive_c$c p50_us goro=${HTTP_MED[goro.p50]} go=${HTTP_MED[go.p50]} nginx=${HTTP_MED[nginx.p50]}"
+    echo "INFO $SUITE/keepalive_c$c ctx_switches_per_request goro=${HTTP_MED[goro.cs]} go=${HTTP_MED[go.cs]} nginx=${HTTP_MED[nginx.cs]}"
   done
 
   # The same, 16 requests pipelined per write (64 connections): >= 1x nginx.
