@@ -44,6 +44,9 @@
 //    held until its whole subtree is cancelled: any other canceller, or anyone linking
 //    a new child, waits for it, and when any cancel returns its subtree is done; and
 //    err() (lock-free) reporting a reason means every descendant is cancelled too.
+//    Finding no reason, err() takes the node's lock (as Go's Err always does), so it
+//    waits for a cancel in progress: once a descendant's done is closed, every
+//    ancestor the same cancel reached reports the reason (Go's order).
 //    References are dropped after every lock is released.
 //  - Linking a new child (Go: propagateCancel) takes the parent's lock, so a child is
 //    either linked before the parent's cancel detaches the list, or sees the parent's
@@ -564,9 +567,21 @@ Chan<Signal> Context::done() const noexcept {
 
 std::error_code Context::err() const noexcept {
   if (n_ == nullptr || n_->anchor == nullptr) return {};
+  detail::CancelNode* a = n_->anchor;
   // acquire: pairs with finish_cancel's release store (see CancelNode::err).
-  const int e = n_->anchor->err.load(std::memory_order_acquire);
-  if (e == detail::kErrNone) return {};
+  int e = a->err.load(std::memory_order_acquire);
+  if (e == detail::kErrNone) {
+    // Not cancelled, or being cancelled right now: a canceller sets a node's reason
+    // only after its subtree's (so a reason seen here means every descendant is done),
+    // and holds the node's lock from before it closes the first descendant's done. Go's
+    // Err takes the lock: so does this slow path, so that whoever saw a descendant's
+    // done closed by this cancel then sees our reason too (Go: a child is done only
+    // after its parent's Err is set).
+    a->mu.lock();
+    e = a->err.load(std::memory_order_relaxed);  // relaxed: under mu
+    a->mu.unlock();
+    if (e == detail::kErrNone) return {};
+  }
   return make_error_code(static_cast<ContextError>(e));
 }
 
