@@ -73,9 +73,9 @@ namespace {
   g->status.store(GStatus::kRunning, std::memory_order_relaxed);
 }
 
-[[gnu::noinline]] void sysmon_wake_np() noexcept {
+[[gnu::noinline]] void sysmon_wake_np(bool syscall) noexcept {
   NoPreempt np;  // futex_wake is a libc call
-  sysmon_wake_slow();
+  sysmon_wake_slow(syscall);
 }
 
 }  // namespace
@@ -88,7 +88,7 @@ bool enter_syscall() noexcept {
   // handoff once it sees kSyscall (its CAS acquires).
   m->oldp->status.store(PStatus::kSyscall, std::memory_order_release);
   // seq_cst load: see sysmon_deep (a plain mov on x86-64).
-  if (sysmon_deep.load(std::memory_order_seq_cst) != 0) sysmon_wake_np();
+  if (sysmon_deep.load(std::memory_order_seq_cst) != 0) sysmon_wake_np(true);
   return true;
 }
 
@@ -122,7 +122,7 @@ bool enter_syscall_block() noexcept {
     oldp->m = m;
     g->status.store(GStatus::kRunning, std::memory_order_relaxed);
     // seq_cst load: see sysmon_deep.
-    if (sysmon_deep.load(std::memory_order_seq_cst) != 0) sysmon_wake_np();
+    if (sysmon_deep.load(std::memory_order_seq_cst) != 0) sysmon_wake_np(false);
     // sysmon's request to a goroutine that has made short calls back to back for a
     // whole slice (Go's sysretake, see sysmon.cpp). relaxed: see P::preempt.
     if (may_yield && oldp->preempt.load(std::memory_order_relaxed) != 0) [[unlikely]] {

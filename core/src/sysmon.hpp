@@ -16,7 +16,7 @@ void sysmon_stop() noexcept;
 // seq_cst: sysmon sets it and then re-checks npidle; wakers change npidle (or enter a
 // syscall) and then read it — Dekker-style, so one of them notices the other.
 extern std::atomic<std::uint32_t> sysmon_deep;
-void sysmon_wake_slow() noexcept;
+void sysmon_wake_slow(bool syscall = false) noexcept;
 
 // Wakes sysmon from its deep sleep (the runtime was idle and is not any more). Inline:
 // every syscall entry and every P going to work calls it, and it is one load when
