@@ -231,6 +231,11 @@ TEST(Preempt, AsyncOffLeavesCooperativeAndBackstop) {
 // Many call-free hogs preempted over and over while channel users pass messages, 2 Ps:
 // every message arrives exactly once.
 TEST(Preempt, HeavyPreemptionLosesNothing) {
+#if GORO_TSAN
+  // TSan defers signals to its own safe points, so goro installs no SIGURG handler
+  // there: call-free hogs on every P can be neither stopped nor backstopped.
+  GTEST_SKIP() << "no signal preemption under TSan: call-free hogs keep their Ps";
+#endif
   goro::run(goro::Config{.max_procs = 2}, [] {
     std::atomic<bool> stop{false};
     goro::WaitGroup hogs;
