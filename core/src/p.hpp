@@ -38,6 +38,9 @@ struct P {
   // or two slices (2: the backstop may take the P); cleared by the owner when a new time
   // slice starts. relaxed: a hint, re-sent if missed.
   std::atomic<std::uint8_t> preempt{0};
+  // The goroutine this P last preempted (owner only; may be stale or reused: it only
+  // makes one 61st-tick check pass over it, see find_runnable_fast).
+  G* last_preempted = nullptr;
   M* m = nullptr;       // the M owning this P while running; owner: that M
   P* link = nullptr;    // sched.pidle list; guarded by sched.lock
   RunQ runq;            // see runq.hpp for its own rules

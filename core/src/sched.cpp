@@ -802,7 +802,10 @@ void execute_first(M* m, G* next, Ctx* from, G* from_g, bool from_exits) noexcep
   if (p->schedtick.load(std::memory_order_relaxed) % 61 == 0 &&
       sched.runqsize.load(std::memory_order_relaxed) > 0) {
     sched.lock.lock();
-    G* g = globrunq_get_locked(p, 1);
+    // Not when the global queue's head is the goroutine this P has just preempted: it
+    // has had its slice, and taking it back first would make a goroutine readied
+    // meanwhile (a sleeper behind a CPU hog) wait a whole new slice, every 61st time.
+    G* g = sched.runq_head != p->last_preempted ? globrunq_get_locked(p, 1) : nullptr;
     sched.lock.unlock();
     if (g != nullptr) return g;
   }
@@ -1451,6 +1454,7 @@ void preempt_self() noexcept {
   G* g = m->curg;
   if (g == nullptr || m->p == nullptr) return;
   m->p->preempt.store(0, std::memory_order_relaxed);
+  m->p->last_preempted = g;
   // Goroutines the network readied while this one ran go first (to our local queue;
   // the preempted one goes to the global queue). Go polls only after the global queue,
   // where the preempted hog then is, and leaves the rest to sysmon's 10 ms poll: a

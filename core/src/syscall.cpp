@@ -87,7 +87,7 @@ bool enter_syscall() noexcept {
   // release: our run queue and timers, as we leave them, are visible to sysmon's
   // handoff once it sees kSyscall (its CAS acquires).
   m->oldp->status.store(PStatus::kSyscall, std::memory_order_release);
-  // seq_cst load: see sysmon_deep (a plain mov on x86-64).
+  // seq_cst load: see sysmon_deep (a plain mov on x86-64). Deep or long sleep: wake it.
   if (sysmon_deep.load(std::memory_order_seq_cst) != 0) sysmon_wake_np(true);
   return true;
 }
@@ -122,7 +122,7 @@ bool enter_syscall_block() noexcept {
     oldp->m = m;
     g->status.store(GStatus::kRunning, std::memory_order_relaxed);
     // seq_cst load: see sysmon_deep.
-    if (sysmon_deep.load(std::memory_order_seq_cst) != 0) sysmon_wake_np(false);
+    if (sysmon_deep.load(std::memory_order_seq_cst) == kSysmonDeep) sysmon_wake_np(false);
     // sysmon's request to a goroutine that has made short calls back to back for a
     // whole slice (Go's sysretake, see sysmon.cpp). relaxed: see P::preempt.
     if (may_yield && oldp->preempt.load(std::memory_order_relaxed) != 0) [[unlikely]] {

@@ -66,6 +66,8 @@ std::atomic<bool> g_syscall_wake{false};
 struct Watch {
   std::int64_t next_due = 0;  // earliest time a running P's slice or overdue timer is due
   bool syscall = false;       // some P is in a system call (or detached)
+  // Ps whose goroutine has run a tenth of a slice or more (see net_preempt).
+  std::vector<P*> long_runners;
 };
 
 void due_at(Watch& w, std::int64_t when) noexcept {
@@ -107,6 +109,12 @@ int retake(std::vector<Tick>& ticks, std::int64_t now, Watch& watch) noexcept {
         // relaxed: a hint, as the scheduler's own check of it.
         std::int64_t w = p->timers.timer0_when.load(std::memory_order_relaxed);
         std::int64_t due = pd.schedwhen + g_slice_ns;
+        if (pd.schedwhen + g_slice_ns / 10 <= now && netpoll_has_waiters()) {
+          // Running a tenth of a slice already while goroutines wait on the network: look
+          // at the network for it again in a tenth of a slice (net_preempt).
+          watch.long_runners.push_back(p);
+          due = std::min(due, now + g_slice_ns / 10);
+        }
         if (w != 0) due = std::min(due, std::max(w, pd.schedwhen) + g_slice_ns / 10);
         if (due <= now) {
           std::uint8_t level = pd.schedwhen + 2 * g_slice_ns <= now ? 2 : 1;
@@ -144,6 +152,27 @@ int retake(std::vector<Tick>& ticks, std::int64_t now, Watch& watch) noexcept {
     }
   }
   return n;
+}
+
+// While a goroutine has held its P for a tenth of a slice (1 ms) or more, sysmon polls
+// the network itself every tenth of a slice (Go: only when nobody has for 10 ms) and, if
+// that readied goroutines, queues them and asks the long runners to yield now, not at the
+// end of their slice — as for an overdue timer (see the top): requests arriving behind a
+// CPU-heavy handler on one P wait ~1 ms, not 10-20. Returns whether it readied any.
+bool net_preempt(const Watch& watch, std::int64_t now) noexcept {
+  if (watch.long_runners.empty() || !netpoll_has_waiters()) return false;
+  std::int64_t last = sched.lastpoll.load(std::memory_order_seq_cst);
+  // lastpoll 0: an M is blocked in the poller and will see the events itself.
+  if (last == 0 || last + g_slice_ns / 10 > now ||
+      !sched.lastpoll.compare_exchange_strong(last, now, std::memory_order_seq_cst)) {
+    return false;
+  }
+  std::int32_t n = 0;
+  G* list = netpoll(0, &n);
+  if (list == nullptr) return false;
+  inject_glist(list, n);
+  for (P* p : watch.long_runners) preempt_p(p, 1);
+  return true;
 }
 
 void sleep_us(std::int64_t us) noexcept {
@@ -189,18 +218,30 @@ void sysmon_main() noexcept {
       }
       if (delay > cap) delay = cap;
     }
-    sleep_us(delay);
+    if (delay >= 2000 && !all_idle()) {
+      // A long sleep while goroutines run: a goroutine entering a system call wakes us
+      // (a blocking call's P is then handed off within ~1 ms, not up to 5).
+      sysmon_deep.store(kSysmonLong, std::memory_order_seq_cst);
+      if (g_stop.load(std::memory_order_acquire) == 0) {
+        futex_wait(&sysmon_deep, kSysmonLong, delay * 1000);
+      }
+      sysmon_deep.store(0, std::memory_order_seq_cst);
+      // relaxed: a hint; the futex word carried the wake-up itself.
+      if (g_syscall_wake.exchange(false, std::memory_order_relaxed)) idle = 0;
+    } else {
+      sleep_us(delay);
+    }
     if (g_stop.load(std::memory_order_acquire) != 0) break;
 
     if (trace_ms <= 0 && all_idle()) {
       // Deep sleep until the next timer or a wake-up (Go: sysmonwait).
-      sysmon_deep.store(1, std::memory_order_seq_cst);
+      sysmon_deep.store(kSysmonDeep, std::memory_order_seq_cst);
       if (all_idle()) {
         std::int64_t next = earliest_timer();
         if (next == 0) {
-          futex_wait(&sysmon_deep, 1);  // until sysmon_wake
+          futex_wait(&sysmon_deep, kSysmonDeep);  // until sysmon_wake
         } else if (std::int64_t ns = next - nanotime(); ns > 0) {
-          futex_wait(&sysmon_deep, 1, ns);
+          futex_wait(&sysmon_deep, kSysmonDeep, ns);
         }
       }
       sysmon_deep.store(0, std::memory_order_seq_cst);
@@ -212,7 +253,9 @@ void sysmon_main() noexcept {
       // timers are still met: the sleep is capped by their due times (below).
       // relaxed: a hint; the futex word carried the wake-up itself.
       if (g_syscall_wake.exchange(false, std::memory_order_relaxed)) idle = 0;
-      watch = Watch{};  // what the last round saw is stale now
+      watch.next_due = 0;  // what the last round saw is stale now
+      watch.syscall = false;
+      watch.long_runners.clear();
       continue;
     }
     std::int64_t now = nanotime();
@@ -226,12 +269,15 @@ void sysmon_main() noexcept {
         idle = 0;
       }
     }
-    watch = Watch{};
+    watch.next_due = 0;
+    watch.syscall = false;
+    watch.long_runners.clear();
     if (retake(ticks, now, watch) != 0) {
       idle = 0;
     } else {
       ++idle;
     }
+    net_preempt(watch, now);
     if (trace_ms > 0 && now - last_trace >= trace_ms * 1'000'000) {
       last_trace = now;
       std::string line = sched_trace(detail);

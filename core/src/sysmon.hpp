@@ -12,17 +12,20 @@ struct P;
 // Started by run() after the Ps exist, stopped (and joined) at shutdown.
 void sysmon_start() noexcept;
 void sysmon_stop() noexcept;
-// atomic futex word: 1 while sysmon sleeps deeply; sysmon_wake() clears it and wakes it.
+// atomic futex word: 1 while sysmon sleeps deeply (every P idle), 2 while it sleeps 2 ms
+// or more with Ps running, 0 otherwise; the wakers below clear it and wake sysmon.
 // seq_cst: sysmon sets it and then re-checks npidle; wakers change npidle (or enter a
 // syscall) and then read it — Dekker-style, so one of them notices the other.
 extern std::atomic<std::uint32_t> sysmon_deep;
+inline constexpr std::uint32_t kSysmonDeep = 1, kSysmonLong = 2;
 void sysmon_wake_slow(bool syscall = false) noexcept;
 
 // Wakes sysmon from its deep sleep (the runtime was idle and is not any more). Inline:
-// every syscall entry and every P going to work calls it, and it is one load when
-// sysmon is awake (a plain mov on x86-64, even seq_cst).
+// every P going to work calls it, and it is one load when sysmon is awake (a plain mov
+// on x86-64, even seq_cst). A system call's entry also wakes it from a long sleep
+// (syscall.cpp): its P may need handing off within ~1 ms.
 inline void sysmon_wake() noexcept {
-  if (sysmon_deep.load(std::memory_order_seq_cst) != 0) sysmon_wake_slow();
+  if (sysmon_deep.load(std::memory_order_seq_cst) == kSysmonDeep) sysmon_wake_slow();
 }
 
 // Go: preemptone. Asks whatever runs on P p to yield at its next preemption check.
