@@ -66,6 +66,7 @@ std::atomic<bool> g_syscall_wake{false};
 struct Watch {
   std::int64_t next_due = 0;  // earliest time a running P's slice or overdue timer is due
   bool syscall = false;       // some P is in a system call (or detached)
+  bool new_slice = false;     // some P started a slice we did not cause (start unknown)
   // Ps whose goroutine has run a tenth of a slice or more (see net_preempt).
   std::vector<P*> long_runners;
 };
@@ -87,6 +88,9 @@ int retake(std::vector<Tick>& ticks, std::int64_t now, Watch& watch) noexcept {
     if (s == PStatus::kRunning || s == PStatus::kSyscall) {
       std::uint32_t t = p->schedtick.load(std::memory_order_relaxed);
       if (pd.schedtick != t || pd.schedwhen == 0) {  // changed, or first seen: a new slice
+        // Its start is known (within a tenth of a slice) only if our own preemption
+        // request just ended the last one; otherwise sysmon must look again soon (below).
+        if (pd.signalled == 0 || now - pd.signalled > g_slice_ns / 10) watch.new_slice = true;
         pd.schedtick = t;
         pd.schedwhen = now;
       }
@@ -203,6 +207,9 @@ void sysmon_main() noexcept {
       delay *= 2;
     }
     if (delay > kMaxDelayUs) delay = kMaxDelayUs;
+    // What we sleep this round: delay (Go's backoff) within the bounds below, which do
+    // not touch the backoff itself (a bound from a due time is for this round only).
+    std::int64_t sleep = delay;
     if (!all_idle()) {
       // While goroutines run, sysmon must see a slice start within a short lag (a
       // slice is counted from when sysmon first sees it) and wake when a slice or an
@@ -211,25 +218,29 @@ void sysmon_main() noexcept {
       // slices run 10-15 ms, Go's 10-20 ms), and in any case wakes at the next due
       // time it computed — exactly when a hog's slice ends. Each wake-up costs tens of
       // microseconds of some CPU (a busy proxy: ~1 % at 5 ms, ~5 % at 1 ms).
-      std::int64_t cap = watch.syscall ? 1000 : std::min<std::int64_t>(5000, g_slice_ns / 2000);
+      // (The 5 ms bound only while slices start that sysmon did not cause: a lone CPU
+      // hog costs it two wake-ups per slice, not three.)
+      std::int64_t cap = watch.syscall     ? 1000
+                         : watch.new_slice ? std::min<std::int64_t>(5000, g_slice_ns / 2000)
+                                           : kMaxDelayUs;
       if (watch.next_due != 0) {
         std::int64_t until = (watch.next_due - nanotime()) / 1000 + 1;
         cap = std::min(cap, std::max<std::int64_t>(until, 20));
       }
-      if (delay > cap) delay = cap;
+      if (sleep > cap) sleep = cap;
     }
-    if (delay >= 2000 && !all_idle()) {
+    if (sleep >= 2000 && !all_idle()) {
       // A long sleep while goroutines run: a goroutine entering a system call wakes us
       // (a blocking call's P is then handed off within ~1 ms, not up to 5).
       sysmon_deep.store(kSysmonLong, std::memory_order_seq_cst);
       if (g_stop.load(std::memory_order_acquire) == 0) {
-        futex_wait(&sysmon_deep, kSysmonLong, delay * 1000);
+        futex_wait(&sysmon_deep, kSysmonLong, sleep * 1000);
       }
       sysmon_deep.store(0, std::memory_order_seq_cst);
       // relaxed: a hint; the futex word carried the wake-up itself.
       if (g_syscall_wake.exchange(false, std::memory_order_relaxed)) idle = 0;
     } else {
-      sleep_us(delay);
+      sleep_us(sleep);
     }
     if (g_stop.load(std::memory_order_acquire) != 0) break;
 
@@ -255,6 +266,7 @@ void sysmon_main() noexcept {
       if (g_syscall_wake.exchange(false, std::memory_order_relaxed)) idle = 0;
       watch.next_due = 0;  // what the last round saw is stale now
       watch.syscall = false;
+      watch.new_slice = true;
       watch.long_runners.clear();
       continue;
     }
@@ -271,6 +283,7 @@ void sysmon_main() noexcept {
     }
     watch.next_due = 0;
     watch.syscall = false;
+    watch.new_slice = false;
     watch.long_runners.clear();
     if (retake(ticks, now, watch) != 0) {
       idle = 0;
