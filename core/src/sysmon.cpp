@@ -133,9 +133,19 @@ int retake(std::vector<Tick>& ticks, std::int64_t now, Watch& watch) noexcept {
         due_at(watch, due);
       }
     }
-    if (s != PStatus::kSyscall) continue;
-    watch.syscall = true;
     std::uint32_t t = p->syscalltick.load(std::memory_order_relaxed);
+    if (s != PStatus::kSyscall) {
+      // Running, but it made system calls since the last round (a loop of short ones
+      // spends most of its time in them): keep the 1 ms look, so that a call that
+      // blocks is handed off soon, without its entry having to wake us each time.
+      if (s == PStatus::kRunning && pd.syscalltick != t) {
+        pd.syscalltick = t;
+        pd.syscallwhen = now;
+        watch.syscall = true;
+      }
+      continue;
+    }
+    watch.syscall = true;
     if (pd.syscalltick != t) {
       pd.syscalltick = t;
       pd.syscallwhen = now;
@@ -237,8 +247,10 @@ void sysmon_main() noexcept {
         futex_wait(&sysmon_deep, kSysmonLong, sleep * 1000);
       }
       sysmon_deep.store(0, std::memory_order_seq_cst);
-      // relaxed: a hint; the futex word carried the wake-up itself.
-      if (g_syscall_wake.exchange(false, std::memory_order_relaxed)) idle = 0;
+      // relaxed: a hint; the futex word carried the wake-up itself. The round that
+      // follows sees the call, and the next one comes 1 ms later (watch.syscall):
+      // no need for the 20 us backoff reset here.
+      g_syscall_wake.store(false, std::memory_order_relaxed);
     } else {
       sleep_us(sleep);
     }
