@@ -58,6 +58,7 @@
 #include <string>
 
 #include "hchan.hpp"
+#include "sched.hpp"
 
 namespace goro::detail {
 
@@ -174,7 +175,28 @@ void chan_buf_take(ChanState* c, void* slot) noexcept {
 }
 
 // Go: chansend.
+namespace {
+bool chan_send_impl(ChanHeader* h, void* elem, bool block);
+RecvResult chan_recv_impl(ChanHeader* h, void* slot, bool block);
+}  // namespace
+
+// Each operation is a runtime entry point: it honours a pending preemption request
+// (sysmon's slice) on its way out, even when it did not park.
 bool chan_send(ChanHeader* h, void* elem, bool block) {
+  bool r = chan_send_impl(h, elem, block);
+  preempt_check();
+  return r;
+}
+
+RecvResult chan_recv(ChanHeader* h, void* slot, bool block) {
+  RecvResult r = chan_recv_impl(h, slot, block);
+  preempt_check();
+  return r;
+}
+
+namespace {
+
+bool chan_send_impl(ChanHeader* h, void* elem, bool block) {
   if (h == nullptr) {
     if (!block) return false;
     chan_park_forever(WaitReason::kChanSend);
@@ -226,7 +248,7 @@ bool chan_send(ChanHeader* h, void* elem, bool block) {
 }
 
 // Go: chanrecv.
-RecvResult chan_recv(ChanHeader* h, void* slot, bool block) {
+RecvResult chan_recv_impl(ChanHeader* h, void* slot, bool block) {
   if (h == nullptr) {
     if (!block) return {false, false};
     chan_park_forever(WaitReason::kChanReceive);
@@ -281,6 +303,8 @@ RecvResult chan_recv(ChanHeader* h, void* slot, bool block) {
   set_g_param(g, nullptr);
   return {true, me.success};
 }
+
+}  // namespace
 
 // Go: closechan.
 void chan_close(ChanHeader* h) {

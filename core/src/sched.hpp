@@ -99,6 +99,19 @@ extern constinit thread_local M* tls_m __attribute__((tls_model("initial-exec"))
 #define GORO_CUR_M() (::goro::detail::current_m())
 #endif
 
+// Defined in sched.cpp: the running goroutine yields its P (to the global queue).
+void preempt_self() noexcept;
+// The cooperative preemption check of runtime entry points that did not park (a channel
+// operation that found a partner or buffer room): yields if sysmon asked this P to.
+// One TLS load and one relaxed load (see P::preempt) otherwise. Call with no Lock held.
+inline void preempt_check() noexcept {
+  M* m = GORO_CUR_M();
+  if (m != nullptr && m->p != nullptr && m->curg != nullptr &&
+      m->p->preempt.load(std::memory_order_relaxed) != 0) [[unlikely]] {
+    preempt_self();
+  }
+}
+
 // Go: globrunqputbatch. Takes sched.lock.
 void globrunq_put_batch(G* head, G* tail, std::int32_t n) noexcept;
 // Go: wakep. Starts a spinning M if there is an idle P and no spinning M.

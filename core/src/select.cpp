@@ -41,6 +41,7 @@
 
 #include "debug.hpp"
 #include "hchan.hpp"
+#include "sched.hpp"
 
 namespace goro::detail {
 
@@ -100,7 +101,20 @@ bool park_unlock_all(G*, void* arg) noexcept {
 }  // namespace
 
 // Go: selectgo.
+namespace {
+SelectResult selectgo_impl(Scase* cases, std::size_t n, bool block);
+}  // namespace
+
+// A runtime entry point: honours a pending preemption request on its way out.
 SelectResult selectgo(Scase* cases, std::size_t n, bool block) {
+  SelectResult r = selectgo_impl(cases, n, block);
+  preempt_check();
+  return r;
+}
+
+namespace {
+
+SelectResult selectgo_impl(Scase* cases, std::size_t n, bool block) {
   if (n == 0) {
     if (!block) return {-1, false};
     chan_park_forever(WaitReason::kSelectNoCases);  // Go: block()
@@ -221,5 +235,7 @@ SelectResult selectgo(Scase* cases, std::size_t n, bool block) {
   }
   return {static_cast<std::ptrdiff_t>(i), won->success};
 }
+
+}  // namespace
 
 }  // namespace goro::detail

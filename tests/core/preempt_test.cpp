@@ -210,6 +210,28 @@ TEST(Preempt, RunnextPairDoesNotStarveTheGlobalQueue) {
   });
 }
 
+// A goroutine whose channel operations never park (buffer room, a ready partner) is
+// still stopped cooperatively: each operation is a runtime entry that honours sysmon's
+// request, so with asynchronous preemption off the backstop never has to act.
+TEST(Preempt, ChannelOperationsThatDoNotParkArePreemptionPoints) {
+  ::setenv("GORO_DEBUG", "asyncpreemptoff=1", 1);
+  auto before = goro::detail::preempt_stats();
+  auto worst = worst_lateness_behind(
+      [](std::atomic<bool>& stop) {
+        goro::Chan<int> ch(1);
+        while (!stop.load(std::memory_order_relaxed)) {
+          ch.try_send(1);
+          (void)ch.try_recv();
+        }
+      },
+      500ms);
+  ::unsetenv("GORO_DEBUG");
+  auto after = goro::detail::preempt_stats();
+  EXPECT_EQ(after.async, before.async);
+  EXPECT_EQ(after.detached, before.detached) << "the backstop had to act";
+  EXPECT_LT(worst, 200ms) << "sleeper starved: " << worst.count() / 1e6 << " ms";
+}
+
 TEST(Preempt, AsyncOffLeavesCooperativeAndBackstop) {
   if (sanitized()) GTEST_SKIP() << "signal preemption is off under sanitizers";
   ::setenv("GORO_DEBUG", "asyncpreemptoff=1", 1);
