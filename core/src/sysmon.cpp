@@ -10,12 +10,19 @@
 //   - asks the same, after only a tenth of a slice (1 ms), of a goroutine whose P has a
 //     timer overdue by that much: timers live on their P and fire at its scheduling
 //     decisions, so under Go's rule a CPU hog makes a sleeper on its P wake up to a whole
-//     slice late (Go: 20 ms and more). A departure from Go, for timers only: goroutines
-//     readied by channels or the network still wait for the slice;
+//     slice late (Go: 20 ms and more);
+//   - while such a long runner holds a P and goroutines wait on the network, polls the
+//     network every tenth of a slice (Go: when nobody has for 10 ms) and, when that
+//     readies goroutines, queues them and asks the long runners to yield (net_preempt):
+//     requests behind a CPU-heavy handler wait ~1 ms, not a slice or two. These two are
+//     departures from Go, for external events only: goroutines readied by other
+//     goroutines (channels, sync) still wait for the running one's slice;
 //   - prints the schedtrace line when GORO_DEBUG=schedtrace=N asks for it.
-// It sleeps 20 us between rounds, doubling after 50 idle rounds up to a tenth of a slice
-// (1 ms) while any P runs (10 ms otherwise), and sleeps deeply (until the next timer, or
-// until woken) when every P is idle: an idle program burns no CPU for sysmon's sake.
+// Between rounds it sleeps Go's backoff (20 us, doubling after 50 idle rounds, up to
+// 10 ms), bounded while Ps run by the next due time it computed (a slice's end, an
+// overdue timer's grace) and by 5 ms while slices start that it did not cause, or 1 ms
+// while Ps make system calls; it sleeps deeply (until the next timer, or until woken)
+// when every P is idle: an idle program burns no CPU for sysmon's sake.
 #include "sysmon.hpp"
 
 #include <pthread.h>
