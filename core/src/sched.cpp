@@ -1532,15 +1532,8 @@ void yield() noexcept {
 }
 
 void preempt_point() noexcept {
-  ThreadRt* rt = this_thread_rt();
-  if (rt->detached) {
-    reattach();
-  }
-  M* m = current_m();
-  if (m == nullptr || m->curg == nullptr || m->p == nullptr) return;
-  // relaxed: see P::preempt.
-  if (m->p->preempt.load(std::memory_order_relaxed) == 0) return;
-  preempt_self();
+  if (this_thread_rt()->detached) reattach();
+  preempt_check();
 }
 
 std::string sched_trace(bool detail) { return detail::sched_trace(detail); }

@@ -74,8 +74,17 @@ struct Watch {
   std::int64_t next_due = 0;  // earliest time a running P's slice or overdue timer is due
   bool syscall = false;       // some P is in a system call (or detached)
   bool new_slice = false;     // some P started a slice we did not cause (start unknown)
-  // Ps whose goroutine has run a tenth of a slice or more (see net_preempt).
+  // Ps whose goroutine has run a tenth of a slice or more (see net_preempt). Cleared,
+  // not freed, each round: no allocation once it has grown to the number of Ps.
   std::vector<P*> long_runners;
+
+  // Forget the last round. new_slice: whether to assume slices started unseen.
+  void clear(bool assume_new_slice) noexcept {
+    next_due = 0;
+    syscall = false;
+    new_slice = assume_new_slice;
+    long_runners.clear();
+  }
 };
 
 void due_at(Watch& w, std::int64_t when) noexcept {
@@ -181,16 +190,14 @@ int retake(std::vector<Tick>& ticks, std::int64_t now, Watch& watch) noexcept {
   return n;
 }
 
-// While a goroutine has held its P for a tenth of a slice (1 ms) or more, sysmon polls
-// the network itself every tenth of a slice (Go: only when nobody has for 10 ms) and, if
-// that readied goroutines, queues them and asks the long runners to yield now, not at the
-// end of their slice — as for an overdue timer (see the top): requests arriving behind a
-// CPU-heavy handler on one P wait ~1 ms, not 10-20. Returns whether it readied any.
-bool net_preempt(const Watch& watch, std::int64_t now) noexcept {
-  if (watch.long_runners.empty() || !netpoll_has_waiters()) return false;
+// Go: sysmon's netpoll. If goroutines wait on the network and nobody has polled for
+// `age` ns (nor is an M blocked in the poller: lastpoll 0), polls without blocking and
+// queues what is ready. Returns whether that readied any goroutine.
+bool poll_if_stale(std::int64_t now, std::int64_t age) noexcept {
+  if (!netpoll_has_waiters()) return false;
+  // seq_cst: see Sched::lastpoll (the CAS claims this poll against the Ms' own).
   std::int64_t last = sched.lastpoll.load(std::memory_order_seq_cst);
-  // lastpoll 0: an M is blocked in the poller and will see the events itself.
-  if (last == 0 || last + g_slice_ns / 10 > now ||
+  if (last == 0 || last + age > now ||
       !sched.lastpoll.compare_exchange_strong(last, now, std::memory_order_seq_cst)) {
     return false;
   }
@@ -198,6 +205,16 @@ bool net_preempt(const Watch& watch, std::int64_t now) noexcept {
   G* list = netpoll(0, &n);
   if (list == nullptr) return false;
   inject_glist(list, n);
+  return true;
+}
+
+// While a goroutine has held its P for a tenth of a slice (1 ms) or more, sysmon polls
+// the network itself every tenth of a slice (Go: only when nobody has for 10 ms) and, if
+// that readied goroutines, queues them and asks the long runners to yield now, not at the
+// end of their slice — as for an overdue timer (see the top): requests arriving behind a
+// CPU-heavy handler on one P wait ~1 ms, not 10-20. Returns whether it readied any.
+bool net_preempt(const Watch& watch, std::int64_t now) noexcept {
+  if (watch.long_runners.empty() || !poll_if_stale(now, g_slice_ns / 10)) return false;
   for (P* p : watch.long_runners) preempt_p(p, 1);
   return true;
 }
@@ -289,27 +306,13 @@ void sysmon_main() noexcept {
       // timers are still met: the sleep is capped by their due times (below).
       // relaxed: a hint; the futex word carried the wake-up itself.
       if (g_syscall_wake.exchange(false, std::memory_order_relaxed)) idle = 0;
-      watch.next_due = 0;  // what the last round saw is stale now
-      watch.syscall = false;
-      watch.new_slice = true;
-      watch.long_runners.clear();
+      watch.clear(true);  // what the last round saw is stale now
       continue;
     }
     std::int64_t now = nanotime();
-    // Go: sysmon's netpoll. If nobody has polled for 10 ms, poll and queue what is ready.
-    std::int64_t last = sched.lastpoll.load(std::memory_order_seq_cst);
-    if (last != 0 && last + 10'000'000 < now && netpoll_has_waiters() &&
-        sched.lastpoll.compare_exchange_strong(last, now, std::memory_order_seq_cst)) {
-      std::int32_t n = 0;
-      if (G* list = netpoll(0, &n)) {
-        inject_glist(list, n);
-        idle = 0;
-      }
-    }
-    watch.next_due = 0;
-    watch.syscall = false;
-    watch.new_slice = false;
-    watch.long_runners.clear();
+    // Go: sysmon's netpoll, when nobody has polled for 10 ms.
+    if (poll_if_stale(now, 10'000'000)) idle = 0;
+    watch.clear(false);
     if (retake(ticks, now, watch) != 0) {
       idle = 0;
     } else {

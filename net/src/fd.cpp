@@ -325,20 +325,25 @@ std::size_t Fd::read(void* buf, std::size_t len, std::error_code& ec) noexcept {
         }
         break;
       }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        if (PollErr e = poll_wait(pd_, kRead); e != PollErr::kNone) {
-          ec = poll_error(e);
-          break;
-        }
-        continue;
-      }
-      ec = errno_code(errno);
+      if (retry(kRead, ec)) continue;
       break;
     }
   }
   drop(mu_.rwunlock(true));
   return result;
+}
+
+bool Fd::retry(PollMode mode, std::error_code& ec) noexcept {
+  const int err = errno;
+  if (err == EINTR) return true;
+  if (err == EAGAIN) {
+    PollErr e = poll_wait(pd_, mode);  // parks until ready, closed or past the deadline
+    if (e == PollErr::kNone) return true;
+    ec = poll_error(e);
+    return false;
+  }
+  ec = errno_code(err);
+  return false;
 }
 
 std::size_t Fd::write(const void* buf, std::size_t len, std::error_code& ec) noexcept {
@@ -360,15 +365,8 @@ std::size_t Fd::write(const void* buf, std::size_t len, std::error_code& ec) noe
         done += static_cast<std::size_t>(n);
         continue;
       }
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0 && errno == EAGAIN) {
-        if (PollErr e = poll_wait(pd_, kWrite); e != PollErr::kNone) {
-          ec = poll_error(e);
-          break;
-        }
-        continue;
-      }
-      ec = n < 0 ? errno_code(errno) : std::error_code(Errc::kUnexpectedEof);
+      if (n < 0 && retry(kWrite, ec)) continue;
+      if (n == 0) ec = Errc::kUnexpectedEof;
       break;
     }
   }
@@ -414,15 +412,8 @@ std::size_t Fd::writev(const struct iovec* iov, std::size_t n, std::error_code& 
         while (i < n && iov[i].iov_len == 0) ++i;
         continue;
       }
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0 && errno == EAGAIN) {
-        if (PollErr e = poll_wait(pd_, kWrite); e != PollErr::kNone) {
-          ec = poll_error(e);
-          break;
-        }
-        continue;
-      }
-      ec = w < 0 ? errno_code(errno) : std::error_code(Errc::kUnexpectedEof);
+      if (w < 0 && retry(kWrite, ec)) continue;
+      if (w == 0) ec = Errc::kUnexpectedEof;
       break;
     }
   }
@@ -453,15 +444,7 @@ std::size_t Fd::splice_in(int pipe_w, std::size_t max, std::error_code& ec) noex
         ec = Errc::kEof;
         break;
       }
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN) {
-        if (PollErr e = poll_wait(pd_, kRead); e != PollErr::kNone) {
-          ec = poll_error(e);
-          break;
-        }
-        continue;
-      }
-      ec = errno_code(errno);
+      if (retry(kRead, ec)) continue;
       break;
     }
   }
@@ -487,15 +470,8 @@ std::size_t Fd::splice_out(int pipe_r, std::size_t n, std::error_code& ec) noexc
         done += static_cast<std::size_t>(w);
         continue;
       }
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0 && errno == EAGAIN) {
-        if (PollErr e = poll_wait(pd_, kWrite); e != PollErr::kNone) {
-          ec = poll_error(e);
-          break;
-        }
-        continue;
-      }
-      ec = w < 0 ? errno_code(errno) : std::error_code(Errc::kUnexpectedEof);
+      if (w < 0 && retry(kWrite, ec)) continue;
+      if (w == 0) ec = Errc::kUnexpectedEof;
       break;
     }
   }
@@ -521,15 +497,7 @@ int Fd::accept(sockaddr* sa, socklen_t* len, std::error_code& ec) noexcept {
         break;
       }
       // ECONNABORTED: a connection in the queue was reset before we took it (Go retries).
-      if (errno == EINTR || errno == ECONNABORTED) continue;
-      if (errno == EAGAIN) {
-        if (PollErr e = poll_wait(pd_, kRead); e != PollErr::kNone) {
-          ec = poll_error(e);
-          break;
-        }
-        continue;
-      }
-      ec = errno_code(errno);
+      if (errno == ECONNABORTED || retry(kRead, ec)) continue;
       break;
     }
   }

@@ -125,6 +125,10 @@ class Fd {
     if (last) destroy();
   }
   void wait_destroyed() noexcept;
+  // After a system call on the descriptor failed (errno set): true to try it again —
+  // EINTR, or EAGAIN once the poller says the descriptor is ready (the goroutine parks
+  // meanwhile); false with ec set (the errno, or closed / deadline from the poller).
+  bool retry(PollMode mode, std::error_code& ec) noexcept;
 
   FdMutex mu_;
   // References to this object (not to the descriptor: that is mu_'s): the owner's, plus
