@@ -42,6 +42,10 @@ struct P {
   // makes one 61st-tick check pass over it, see find_runnable_fast).
   G* last_preempted = nullptr;
   M* m = nullptr;       // the M owning this P while running; owner: that M
+  // Owner only: goroutines started by the running one since schedtick was spawn_tick
+  // (spawn backpressure, see start_g).
+  std::uint32_t spawn_tick = 0;
+  std::uint32_t spawns = 0;
   P* link = nullptr;    // sched.pidle list; guarded by sched.lock
   RunQ runq;            // see runq.hpp for its own rules
   // Owner only: free Gs (linked by sched_link) and how many; overflow goes global.

@@ -45,6 +45,13 @@ class RunQ {
   G* steal_from(RunQ& victim, bool steal_runnext) noexcept;
   bool empty() const noexcept;
   std::uint32_t size() const noexcept;  // approximate when read by others
+  // Owner only: the ring has no free slot (the next put_tail would move half of it to
+  // the global queue).
+  bool ring_full() const noexcept {
+    // relaxed tail: our own; acquire head: as put's own check (thieves free slots).
+    return tail_.load(std::memory_order_relaxed) - head_.load(std::memory_order_acquire) >=
+           kRunqSize;
+  }
 
  private:
   bool put_slow(G* g, std::uint32_t head, std::uint32_t tail) noexcept;
