@@ -30,13 +30,20 @@ const char* g_status_string(GStatus s) noexcept;
 // Bytes of callable a G holds inline; larger callables live on the heap.
 inline constexpr std::size_t kInlineFnBytes = 96;
 
-struct G {
-  Ctx ctx;                 // owner: see GStatus
-  std::uint64_t id = 0;    // set at spawn; read by anyone while the G lives
+// Laid out by temperature: what spawning and switching touch comes first, in two cache
+// lines (and the callable in a third), so a G made on one P and run on another moves
+// three lines, not six; the sleep timer, used only by goro::sleep, comes last.
+struct alignas(64) G {
+  // --- line 0: switching
+  Ctx ctx;  // owner: see GStatus
   // atomic: written by the owner at each transition; read racily by reports (schedtrace,
   // deadlock dump) and by ready()'s CAS waiting -> runnable.
   std::atomic<GStatus> status{GStatus::kIdle};
   WaitReason wait_reason = WaitReason::kNone;  // written by the G before parking
+  bool fn_on_heap = false;
+  bool is_main = false;
+  std::uint64_t id = 0;  // set at spawn; read by anyone while the G lives
+  // --- line 1: queues, waits, the callable's place
   G* sched_link = nullptr;  // global run queue / free lists (guarded by their locks)
   G* wait_link = nullptr;   // a primitive's wait queue (guarded by its lock)
   void* param = nullptr;    // Go's g.param: set by the waker before ready(), read after park()
@@ -44,11 +51,11 @@ struct G {
   char* stack_base = nullptr;  // the stack mapping bound at first run (stack.hpp); owner: G's owner
   GEntry entry = nullptr;
   void* fn = nullptr;       // the callable: points into fn_buf or to the heap
-  bool fn_on_heap = false;
   std::size_t fn_align = 16;  // the alignment fn was allocated with (when on the heap)
-  bool is_main = false;
-  Timer sleep_timer;        // goro::sleep's timer (Go: g.timer), reused; owner: this G
+  // --- lines 2-3: the callable, when it fits
   alignas(16) unsigned char fn_buf[kInlineFnBytes];
+  // --- cold
+  Timer sleep_timer;  // goro::sleep's timer (Go: g.timer), reused; owner: this G
 };
 
 }  // namespace goro::detail
