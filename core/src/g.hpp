@@ -56,6 +56,11 @@ struct alignas(64) G {
   alignas(16) unsigned char fn_buf[kInlineFnBytes];
   // --- cold
   Timer sleep_timer;  // goro::sleep's timer (Go: g.timer), reused; owner: this G
+  // On the global free list, which holds batches (chains by sched_link) so that a P
+  // takes or gives many Gs without walking them: in a batch's first G, the next batch
+  // and this batch's length. Guarded by sched.gflock.
+  G* gfree_next_batch = nullptr;
+  std::int32_t gfree_batch_n = 0;
 };
 
 }  // namespace goro::detail

@@ -505,18 +505,27 @@ void globrunq_put_for_test(G* g) noexcept {
 
 namespace {
 
+// Pushes the chain head..(n Gs, sched_link-terminated) onto the global free list as one
+// batch. Requires sched.gflock.
+void gfree_push_batch_locked(G* head, std::int32_t n) noexcept {
+  head->gfree_next_batch = sched.gfree;
+  head->gfree_batch_n = n;
+  sched.gfree = head;
+  sched.ngfree += n;
+}
+
 G* gfget(P* p) noexcept {
   if (p->gfree == nullptr) {
+    // A whole batch from the global list (Gs other Ps freed), without walking it: a G
+    // freed on another P is a cache miss, paid once, when it is used.
     sched.gflock.lock();
-    while (p->gfree_count < kGFreeLocalMax / 2 && sched.gfree != nullptr) {
-      G* g = sched.gfree;
-      sched.gfree = g->sched_link;
-      --sched.ngfree;
-      g->sched_link = p->gfree;
-      p->gfree = g;
-      ++p->gfree_count;
-    }
-    if (p->gfree == nullptr) {
+    if (G* head = sched.gfree; head != nullptr) {
+      sched.gfree = head->gfree_next_batch;
+      sched.ngfree -= head->gfree_batch_n;
+      p->gfree = head;
+      p->gfree_count = head->gfree_batch_n;
+      head->gfree_next_batch = nullptr;
+    } else {
       G* chunk = new G[kGChunk];
       sched.gchunks.push_back(chunk);
       for (int i = 0; i < kGChunk; ++i) {
@@ -539,15 +548,16 @@ void gfput(P* p, G* g) noexcept {
   g->sched_link = p->gfree;
   p->gfree = g;
   if (++p->gfree_count >= kGFreeLocalMax) {
+    // Half of our list (recently freed here, so the walk is in cache) goes global.
+    constexpr std::int32_t kBatch = kGFreeLocalMax / 2;
+    G* head = p->gfree;
+    G* last = head;
+    for (std::int32_t i = 1; i < kBatch; ++i) last = last->sched_link;
+    p->gfree = last->sched_link;
+    last->sched_link = nullptr;
+    p->gfree_count -= kBatch;
     sched.gflock.lock();
-    while (p->gfree_count > kGFreeLocalMax / 2) {
-      G* x = p->gfree;
-      p->gfree = x->sched_link;
-      --p->gfree_count;
-      x->sched_link = sched.gfree;
-      sched.gfree = x;
-      ++sched.ngfree;
-    }
+    gfree_push_batch_locked(head, kBatch);
     sched.gflock.unlock();
   }
 }
@@ -1005,16 +1015,13 @@ void retire_p(M* m) noexcept {
   }
   sched.stacks.flush(p->stacks);
   move_timers(p, sched.allp[0].load(std::memory_order_acquire));
-  sched.gflock.lock();
-  while (p->gfree != nullptr) {
-    G* g = p->gfree;
-    p->gfree = g->sched_link;
-    g->sched_link = sched.gfree;
-    sched.gfree = g;
-    ++sched.ngfree;
+  if (p->gfree != nullptr) {
+    sched.gflock.lock();
+    gfree_push_batch_locked(p->gfree, p->gfree_count);
+    sched.gflock.unlock();
+    p->gfree = nullptr;
+    p->gfree_count = 0;
   }
-  p->gfree_count = 0;
-  sched.gflock.unlock();
   sched.lock.lock();
   releasep(m);
   // set_max_procs may have grown back past this P while we drained it.

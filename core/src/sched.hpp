@@ -58,7 +58,8 @@ struct Sched {
   std::atomic<std::uint64_t> goid_gen{0};
 
   // Free Gs not cached by a P, and every G chunk ever allocated (Go's sched.gFree and
-  // allgs). gflock guards them; leaf lock.
+  // allgs). gflock guards them; leaf lock. gfree is a list of batches (see
+  // G::gfree_next_batch); ngfree counts Gs.
   Lock gflock;
   G* gfree = nullptr;
   std::int64_t ngfree = 0;
