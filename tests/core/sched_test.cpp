@@ -9,6 +9,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -223,6 +224,34 @@ TEST(Fairness, GlobalQueueRunsWithinSixtyOneTicks) {
     EXPECT_LE(ran_at.load() - queued_at, 2u * 61u);
     while (alive.load() > 0) goro::yield();
   });
+}
+
+// Spawn backpressure (sched.cpp): a goroutine that keeps spawning yields to what it
+// spawned, so unstarted goroutines stay bounded by about one spawn budget plus a ring,
+// not by the loop's length (Go's `go` never yields: there they would all pile up). On
+// two Ps too, and the spawner still gets to finish.
+TEST(Spawn, ASpawningLoopYieldsToWhatItSpawned) {
+  for (int procs : {1, 2}) {
+    goro::run(goro::Config{.max_procs = procs}, [] {
+      constexpr int kN = 200000;
+      std::atomic<int> started{0};
+      goro::WaitGroup wg;
+      wg.add(kN);
+      int worst = 0;
+      for (int i = 0; i < kN; ++i) {
+        goro::go([&] {
+          started.fetch_add(1, std::memory_order_relaxed);
+          wg.done();
+        });
+        worst = std::max(worst, i + 1 - started.load(std::memory_order_relaxed));
+      }
+      wg.wait();
+      EXPECT_EQ(started.load(), kN);
+      // 64 per slice, or a full ring (256) plus runnext, plus what another P has
+      // stolen and not yet started: well under a thousand either way.
+      EXPECT_LE(worst, 1024) << "max_procs=" << goro::max_procs();
+    });
+  }
 }
 
 TEST(Scale, MillionGoroutinesWithBoundedReusedThreads) {
