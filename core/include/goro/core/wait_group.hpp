@@ -1,7 +1,6 @@
 // goro/core/wait_group.hpp — wait for a collection of goroutines to finish (Go's sync.WaitGroup).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 
 #include <goro/core/detail/lock.hpp>
@@ -26,12 +25,9 @@ class WaitGroup {
   void wait();
 
  private:
-  // atomic: add changes it without the lock (Go's WaitGroup.state); acq_rel: the work
-  // of every add(-1) happens before a wait() that sees the counter at zero. The lock
-  // is taken only by wait() and by the add that brings the counter to zero.
-  std::atomic<std::int64_t> count_{0};
-  // Guarded by lock_: the FIFO of parked waiters.
+  // Guarded by lock_: the counter and the FIFO of parked waiters.
   detail::Lock lock_;
+  std::int64_t count_ = 0;
   detail::G* waiters_head_ = nullptr;
   detail::G* waiters_tail_ = nullptr;
 };
