@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <stdexcept>
@@ -895,6 +896,82 @@ TEST(Semaphore, BoundsConcurrency) {
     EXPECT_LE(max_inside.load(), 3);
     EXPECT_GE(max_inside.load(), 1);
     EXPECT_TRUE(s.try_acquire(3));
+  });
+}
+
+}  // namespace
+
+// --- WaitGroup -----------------------------------------------------------------------------
+
+namespace {
+
+TEST(WaitGroup, CountsDownAndWakesEveryWaiter) {
+  goro::run(goro::Config{.max_procs = 2}, [] {
+    goro::WaitGroup wg;
+    wg.wait();  // zero: returns at once
+    constexpr int kWorkers = 100, kWaiters = 8;
+    std::atomic<int> finished{0}, woken{0};
+    wg.add(kWorkers);
+    goro::WaitGroup waiters_done;
+    waiters_done.add(kWaiters);
+    for (int i = 0; i < kWaiters; ++i) {
+      goro::go([&] {
+        wg.wait();
+        EXPECT_EQ(finished.load(), kWorkers);  // every done() happened before
+        woken.fetch_add(1);
+        waiters_done.done();
+      });
+    }
+    for (int i = 0; i < kWorkers; ++i) {
+      goro::go([&] {
+        goro::yield();
+        finished.fetch_add(1);
+        wg.done();
+      });
+    }
+    wg.wait();
+    waiters_done.wait();
+    EXPECT_EQ(woken.load(), kWaiters);
+    // Reused once every wait() has returned.
+    wg.add(1);
+    goro::go([&] { wg.done(); });
+    wg.wait();
+  });
+}
+
+TEST(WaitGroup, MisuseIsAnErrorThatLeavesTheCounterAlone) {
+  goro::WaitGroup outside;
+  outside.add(1);
+  EXPECT_THROW(outside.wait(), std::logic_error);  // would block a thread: not a goroutine
+  outside.done();
+  outside.wait();  // zero: fine anywhere
+  goro::run([] {
+    goro::WaitGroup wg;
+    EXPECT_THROW(wg.done(), std::logic_error);
+    wg.add(2);
+    EXPECT_THROW(wg.add(-3), std::logic_error);
+    wg.done();
+    wg.done();
+    wg.wait();  // the failed calls changed nothing: two done() brought it to zero
+  });
+}
+
+// The WaitGroup may be destroyed as soon as wait() returns, while the goroutine whose
+// done() brought it to zero is still on its way out of done(): nothing may touch it
+// then (on the heap here, so that ASan sees a use after free; a locked counter would
+// have to be released before wait() could see zero, an atomic one must not be followed
+// by a lock when nobody waits; an earlier attempt at Go's lock-free counter hung here).
+TEST(WaitGroup, MayBeDestroyedAsSoonAsWaitReturns) {
+  goro::run(goro::Config{.max_procs = 2}, [] {
+    for (int i = 0; i < 20000; ++i) {
+      auto wg = std::make_unique<goro::WaitGroup>();
+      wg->add(2);
+      goro::go([w = wg.get()] { w->done(); });
+      goro::go([w = wg.get()] { w->done(); });
+      if (i % 2 == 0) goro::yield();  // sometimes they finish before the wait, sometimes not
+      wg->wait();
+      wg.reset();
+    }
   });
 }
 
