@@ -38,13 +38,16 @@
 //     (sysmon.cpp), and a preempted goroutine's P polls the network before it runs the
 //     next one (preempt_self), so a request or a sleeper behind a CPU hog waits ~1 ms,
 //     not a whole slice or two;
-//   - spawn backpressure (start_g): a goroutine that has started kSpawnBudget (64)
+//   - spawn backpressure (start_g): a goroutine that has started kSpawnBudget (8)
 //     goroutines within one time slice, or filled its P's ring with them, yields to the
 //     global queue as runtime.Gosched does. Go's `go` never yields, so a loop spawning
 //     a million goroutines makes a million live Gs before the first runs; here they run
-//     in batches while their G and stack are still in cache, and the other Ps get work
-//     to steal early (spawn+join of 1M goroutines: 5.5M/s -> 22M/s on one P, 7M/s ->
-//     16M/s on two; loadtest/compare.sh core).
+//     in small batches while their G and stack are still in cache, and the spawner moves
+//     between Ps with the work instead of one P only spawning while the others only run
+//     what it spawned (spawn+join of 1M goroutines: 5.5M/s -> 23M/s on one P, 7M/s ->
+//     20M/s on two; loadtest/compare.sh core). The cost: a goroutine that spawns many
+//     CPU-bound goroutines and then has more to do waits for them to take their turns,
+//     where Go would let it finish its slice first.
 //
 // A G that blocks or yields picks its successor itself, on its own stack, from the fast
 // sources (local, global) and switches to it directly — one switch instead of Go's two
@@ -632,10 +635,11 @@ void free_unstarted_g(G* g) noexcept {
 }
 
 // Spawn backpressure (see the top): goroutines one goroutine may start in a slice
-// before it yields. Half the ring: with a thief draining the ring the ring never fills,
-// and the spawning P would then only spawn while the others only run, every G crossing
-// caches twice (measured 64 vs 32/128: within noise; no budget at all: 7M/s on 2 Ps).
-constexpr std::uint32_t kSpawnBudget = 64;
+// before it yields. Measured on spawn_join_1m, medians of 8 runs, 2 Ps / 1 P (M/s):
+// budget 4: 20.2 / 19.9; 8: 21.7 / 22.7; 16: 18.5 / 25.0; 24: 18.8 / 24.9; 64: 15.4 /
+// ~22; none (ring full only): ~7 on 2 Ps. On 2 Ps a small budget keeps each P running
+// what it spawned: the spawner changes P through the global queue every few spawns.
+constexpr std::uint32_t kSpawnBudget = 8;
 
 void start_g(G* g) noexcept {
   bool preempt, full;
