@@ -40,12 +40,12 @@
 //     not a whole slice or two;
 //   - spawn backpressure (start_g): a goroutine that has started kSpawnBudget (8)
 //     goroutines within one time slice, or filled its P's ring with them, yields to the
-//     global queue as runtime.Gosched does. Go's `go` never yields, so a loop spawning
+//     tail of its P's queue. Go's `go` never yields, so a loop spawning
 //     a million goroutines makes a million live Gs before the first runs; here they run
-//     in small batches while their G and stack are still in cache, and the spawner moves
-//     between Ps with the work instead of one P only spawning while the others only run
-//     what it spawned (spawn+join of 1M goroutines: 5.5M/s -> 23M/s on one P, 7M/s ->
-//     20M/s on two; loadtest/compare.sh core). The cost: a goroutine that spawns many
+//     in small batches while their G and stack are still in cache, and each P runs
+//     mostly what it spawned instead of one P only spawning while the others only run
+//     what it spawned (spawn+join of 1M goroutines: 5.5M/s -> 24M/s on one P, ~5M/s
+//     (bimodal) -> 22M/s on two; loadtest/compare.sh core). The cost: a goroutine that spawns many
 //     CPU-bound goroutines and then has more to do waits for them to take their turns,
 //     where Go would let it finish its slice first.
 //
@@ -637,8 +637,9 @@ void free_unstarted_g(G* g) noexcept {
 // Spawn backpressure (see the top): goroutines one goroutine may start in a slice
 // before it yields. Measured on spawn_join_1m, medians of 8 runs, 2 Ps / 1 P (M/s):
 // budget 4: 20.2 / 19.9; 8: 21.7 / 22.7; 16: 18.5 / 25.0; 24: 18.8 / 24.9; 64: 15.4 /
-// ~22; none (ring full only): ~7 on 2 Ps. On 2 Ps a small budget keeps each P running
-// what it spawned: the spawner changes P through the global queue every few spawns.
+// ~22; none (ring full only): ~7 on 2 Ps. (Those with the yield to the global queue;
+// to the local tail, 8 gave 22.4-24.2 / 23.8-24.2, 4: 20.9 / 21.3, 16: 18.8 / 24.6.)
+// On 2 Ps a small budget keeps each P running what it spawned.
 constexpr std::uint32_t kSpawnBudget = 8;
 
 void start_g(G* g) noexcept {
@@ -667,8 +668,9 @@ void start_g(G* g) noexcept {
     goro::preempt_point();
   } else if (full) {
     // Spawn backpressure (a departure from Go, see the top of the file): a goroutine
-    // that has filled its P's queue with new goroutines yields to them.
-    yield_to_global();
+    // that has filled its P's queue with new goroutines yields to them (to the tail of
+    // the local queue, Go's goyield: it runs again after what it spawned here).
+    goro::yield();
   }
 }
 
@@ -1500,20 +1502,6 @@ void preempt_self() noexcept {
     std::int32_t n = 0;
     if (G* list = poll_now(&n)) inject_glist(list, n);
   }
-  g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
-  m->post = PostAction::kRequeueGlobal;
-  m->post_g = g;
-  switch_away(m, g, false);
-}
-
-// Go: Gosched (goschedImpl): the running goroutine goes to the global queue, behind
-// everyone, and the P runs something else.
-void yield_to_global() noexcept {
-  if (this_thread_rt()->detached) reattach();
-  NoPreempt np;
-  M* m = current_m();
-  G* g = m->curg;
-  if (g == nullptr || m->p == nullptr) return;
   g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
   m->post = PostAction::kRequeueGlobal;
   m->post_g = g;

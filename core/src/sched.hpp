@@ -102,8 +102,6 @@ extern constinit thread_local M* tls_m __attribute__((tls_model("initial-exec"))
 
 // Defined in sched.cpp: the running goroutine yields its P (to the global queue).
 void preempt_self() noexcept;
-// Go: Gosched. The running goroutine goes to the global queue's tail (spawn backpressure).
-void yield_to_global() noexcept;
 // The cooperative preemption check of runtime entry points that did not park (a channel
 // operation that found a partner or buffer room): yields if sysmon asked this P to.
 // One TLS load and one relaxed load (see P::preempt) otherwise. Call with no Lock held.
