@@ -498,8 +498,10 @@ TEST(Service, SpinDoesNotStarveOtherRequestsOnOneP) {
     goro::Chan<double> spun(1);
     goro::go([&] {
       auto t0 = std::chrono::steady_clock::now();
-      CurlResult r = curl(svc.url("/spin?ms=2000"));
-      EXPECT_THAT(r.out, HasSubstr("spun 2000 ms"));
+      {
+        CurlResult r = curl(svc.url("/spin?ms=2000"));
+        EXPECT_THAT(r.out, HasSubstr("spun 2000 ms"));
+      }  // destroyed before the send: main may return (ending the run) right after it
       spun.send(ms_since(t0));
     });
     goro::sleep(milliseconds(300));  // the spin is under way
