@@ -664,9 +664,12 @@ void start_g(G* g) noexcept {
     }
     if (++p->spawns >= kSpawnBudget) full = true;
   }
+  // Neither inside a runtime lock nor in a no-preemption section: a goroutine started
+  // from one (a runtime callback) must not switch away there.
+  if (!(preempt || full) || GORO_TLS_RT(locks) != 0 || GORO_TLS_RT(nopreempt) != 0) return;
   if (preempt) {
     goro::preempt_point();
-  } else if (full) {
+  } else {
     // Spawn backpressure (a departure from Go, see the top of the file): a goroutine
     // that has filled its P's queue with new goroutines yields to them (to the tail of
     // the local queue, Go's goyield: it runs again after what it spawned here).
