@@ -40,14 +40,14 @@
 //     not a whole slice or two;
 //   - spawn backpressure (start_g): a goroutine that has started kSpawnBudget (8)
 //     goroutines within one time slice, or filled its P's ring with them, yields to the
-//     tail of its P's queue. Go's `go` never yields, so a loop spawning
-//     a million goroutines makes a million live Gs before the first runs; here they run
-//     in small batches while their G and stack are still in cache, and each P runs
-//     mostly what it spawned instead of one P only spawning while the others only run
-//     what it spawned (spawn+join of 1M goroutines: 5.5M/s -> 24M/s on one P, ~5M/s
-//     (bimodal) -> 22M/s on two; loadtest/compare.sh core). The cost: a goroutine that spawns many
-//     CPU-bound goroutines and then has more to do waits for them to take their turns,
-//     where Go would let it finish its slice first.
+//     tail of its P's queue. Go's `go` never yields, so a loop spawning a million
+//     goroutines makes a million live Gs before the first runs; here they run in small
+//     batches while their G and stack are still in cache, and each P runs mostly what
+//     it spawned instead of one P only spawning while the others only run what it
+//     spawned (spawn+join of 1M goroutines: 5.5M/s -> 24M/s on one P, ~5M/s (bimodal)
+//     -> 22M/s on two; loadtest/compare.sh core). The cost: a goroutine that spawns
+//     many CPU-bound goroutines and then has more to do waits for them to take their
+//     turns, where Go would let it finish its slice first.
 //
 // A G that blocks or yields picks its successor itself, on its own stack, from the fast
 // sources (local, global) and switches to it directly — one switch instead of Go's two
