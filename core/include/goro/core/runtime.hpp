@@ -78,7 +78,9 @@ void invoke_and_destroy(void* p) {
 }  // namespace detail
 
 // Starts a goroutine running f(). Any callable works, move-only ones too; it is moved
-// (or copied) into the goroutine. Must be called from inside run().
+// (or copied) into the goroutine. Must be called from inside run(). Unlike Go's `go`,
+// it may let others run before it returns: a goroutine that starts 8 goroutines within
+// one time slice yields to them (the caller stays runnable, as with yield()).
 template <class F>
 void go(F&& f) {
   using Fn = std::decay_t<F>;
