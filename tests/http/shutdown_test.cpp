@@ -151,11 +151,17 @@ TEST(Shutdown, GraceRunsOutAndContextsAreCancelled) {
   run([] {
     TestServer ts;
     std::atomic<bool> cancelled{false};
+    goro::Chan<goro::Signal> handler_done(1);
     ts.srv.get("/wait", [&](const http::Request& req, http::Response& res) {
       goro::Timer t(std::chrono::seconds(10));
       goro::select(goro::recv(req.context().done(), [&] { cancelled = true; }),
                    goro::recv(t.channel()));
+      // The shutdown cancels the contexts and then closes the connections: a handler
+      // woken on another P could answer in between. Answer late, as a handler busy
+      // with its cancellation would, so the close is what the client sees.
+      if (cancelled) goro::sleep(milliseconds(300));
       res.text("done");
+      handler_done.send(goro::Signal{});
     });
     ts.start();
     RawClient c = ts.connect();
@@ -171,6 +177,7 @@ TEST(Shutdown, GraceRunsOutAndContextsAreCancelled) {
     EXPECT_TRUE(cancelled.load());
     RawResponse r = c.read_response();
     EXPECT_FALSE(r.ok);  // the connection was closed under it
+    handler_done.recv();  // not abandoned in its sleep when run() ends
   });
 }
 
