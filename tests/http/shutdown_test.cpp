@@ -177,7 +177,10 @@ TEST(Shutdown, GraceRunsOutAndContextsAreCancelled) {
     EXPECT_TRUE(cancelled.load());
     RawResponse r = c.read_response();
     EXPECT_FALSE(r.ok);  // the connection was closed under it
-    handler_done.recv();  // not abandoned in its sleep when run() ends
+    handler_done.recv();  // not abandoned in its sleep when run() ends, nor the
+    // connection goroutine and serve()'s waiter (which own the server's state) after it
+    for (int i = 0; i < 500 && goro::num_goroutines() > 1; ++i) goro::sleep(milliseconds(10));
+    EXPECT_EQ(goro::num_goroutines(), 1);
   });
 }
 
