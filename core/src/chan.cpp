@@ -174,28 +174,9 @@ void chan_buf_take(ChanState* c, void* slot) noexcept {
   c->qcount.store(c->qcount.load(std::memory_order_relaxed) - 1, std::memory_order_release);
 }
 
+namespace {
+
 // Go: chansend.
-namespace {
-bool chan_send_impl(ChanHeader* h, void* elem, bool block);
-RecvResult chan_recv_impl(ChanHeader* h, void* slot, bool block);
-}  // namespace
-
-// Each operation is a runtime entry point: it honours a pending preemption request
-// (sysmon's slice) on its way out, even when it did not park.
-bool chan_send(ChanHeader* h, void* elem, bool block) {
-  bool r = chan_send_impl(h, elem, block);
-  preempt_check();
-  return r;
-}
-
-RecvResult chan_recv(ChanHeader* h, void* slot, bool block) {
-  RecvResult r = chan_recv_impl(h, slot, block);
-  preempt_check();
-  return r;
-}
-
-namespace {
-
 bool chan_send_impl(ChanHeader* h, void* elem, bool block) {
   if (h == nullptr) {
     if (!block) return false;
@@ -305,6 +286,20 @@ RecvResult chan_recv_impl(ChanHeader* h, void* slot, bool block) {
 }
 
 }  // namespace
+
+// Each operation is a runtime entry point: it honours a pending preemption request
+// (sysmon's slice) on its way out, even when it did not park.
+bool chan_send(ChanHeader* h, void* elem, bool block) {
+  bool r = chan_send_impl(h, elem, block);
+  preempt_check();
+  return r;
+}
+
+RecvResult chan_recv(ChanHeader* h, void* slot, bool block) {
+  RecvResult r = chan_recv_impl(h, slot, block);
+  preempt_check();
+  return r;
+}
 
 // Go: closechan.
 void chan_close(ChanHeader* h) {

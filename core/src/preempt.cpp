@@ -88,7 +88,6 @@ constinit thread_local ThreadRt tls_rt __attribute__((tls_model("initial-exec"))
 }
 
 void exit_syscall_noyield() noexcept;
-void preempt_self() noexcept;
 
 void reattach() noexcept {
   ThreadRt* rt = this_thread_rt();

@@ -33,9 +33,6 @@ void preempt_signal(M* m) noexcept;
 // libc not linked statically, runtime code range known).
 bool async_preempt_enabled() noexcept;
 
-// Parks the running goroutine on the global queue and runs another (a preemption).
-void preempt_self() noexcept;
-
 // Counters for tests and schedtrace (relaxed atomics).
 struct PreemptStats {
   std::uint64_t signals;   // SIGURGs handled

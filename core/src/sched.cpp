@@ -643,7 +643,7 @@ void free_unstarted_g(G* g) noexcept {
 constexpr std::uint32_t kSpawnBudget = 8;
 
 void start_g(G* g) noexcept {
-  bool preempt, full;
+  bool preempt, backpressure;
   {
     NoPreempt np;
     // current_m() again: the goroutine may have moved while the callable was built.
@@ -656,24 +656,24 @@ void start_g(G* g) noexcept {
     if (sched.main_started) wakep();
     // relaxed: see P::preempt.
     preempt = p->preempt.load(std::memory_order_relaxed) != 0;
-    full = p->runq.ring_full();
+    // Spawn backpressure (a departure from Go, see the top of the file): the budget of
+    // this slice (schedtick moves when a new one starts) or a full ring.
     std::uint32_t tick = p->schedtick.load(std::memory_order_relaxed);
     if (p->spawn_tick != tick) {
       p->spawn_tick = tick;
       p->spawns = 0;
     }
-    if (++p->spawns >= kSpawnBudget) full = true;
+    backpressure = ++p->spawns >= kSpawnBudget || p->runq.ring_full();
   }
-  // Neither inside a runtime lock nor in a no-preemption section: a goroutine started
-  // from one (a runtime callback) must not switch away there.
-  if (!(preempt || full) || GORO_TLS_RT(locks) != 0 || GORO_TLS_RT(nopreempt) != 0) return;
+  // Switch away only outside runtime locks and no-preemption sections: a goroutine
+  // started from one (a runtime callback) must not leave there.
+  if (!(preempt || backpressure) || GORO_TLS_RT(locks) != 0 || GORO_TLS_RT(nopreempt) != 0) {
+    return;
+  }
   if (preempt) {
     goro::preempt_point();
   } else {
-    // Spawn backpressure (a departure from Go, see the top of the file): a goroutine
-    // that has filled its P's queue with new goroutines yields to them (to the tail of
-    // the local queue, Go's goyield: it runs again after what it spawned here).
-    goro::yield();
+    goro::yield();  // to the local queue's tail (Go's goyield): after what it spawned
   }
 }
 

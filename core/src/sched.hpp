@@ -100,7 +100,8 @@ extern constinit thread_local M* tls_m __attribute__((tls_model("initial-exec"))
 #define GORO_CUR_M() (::goro::detail::current_m())
 #endif
 
-// Defined in sched.cpp: the running goroutine yields its P (to the global queue).
+// Go: gopreempt_m. The running goroutine goes to the global queue and its P runs
+// another (a preemption). Defined in sched.cpp.
 void preempt_self() noexcept;
 // The cooperative preemption check of runtime entry points that did not park (a channel
 // operation that found a partner or buffer room): yields if sysmon asked this P to.

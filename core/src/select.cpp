@@ -100,20 +100,9 @@ bool park_unlock_all(G*, void* arg) noexcept {
 
 }  // namespace
 
+namespace {
+
 // Go: selectgo.
-namespace {
-SelectResult selectgo_impl(Scase* cases, std::size_t n, bool block);
-}  // namespace
-
-// A runtime entry point: honours a pending preemption request on its way out.
-SelectResult selectgo(Scase* cases, std::size_t n, bool block) {
-  SelectResult r = selectgo_impl(cases, n, block);
-  preempt_check();
-  return r;
-}
-
-namespace {
-
 SelectResult selectgo_impl(Scase* cases, std::size_t n, bool block) {
   if (n == 0) {
     if (!block) return {-1, false};
@@ -237,5 +226,12 @@ SelectResult selectgo_impl(Scase* cases, std::size_t n, bool block) {
 }
 
 }  // namespace
+
+// A runtime entry point: honours a pending preemption request on its way out.
+SelectResult selectgo(Scase* cases, std::size_t n, bool block) {
+  SelectResult r = selectgo_impl(cases, n, block);
+  preempt_check();
+  return r;
+}
 
 }  // namespace goro::detail

@@ -212,11 +212,10 @@ bool poll_if_stale(std::int64_t now, std::int64_t age) noexcept {
 // the network itself every tenth of a slice (Go: only when nobody has for 10 ms) and, if
 // that readied goroutines, queues them and asks the long runners to yield now, not at the
 // end of their slice — as for an overdue timer (see the top): requests arriving behind a
-// CPU-heavy handler on one P wait ~1 ms, not 10-20. Returns whether it readied any.
-bool net_preempt(const Watch& watch, std::int64_t now) noexcept {
-  if (watch.long_runners.empty() || !poll_if_stale(now, g_slice_ns / 10)) return false;
+// CPU-heavy handler on one P wait ~1 ms, not 10-20.
+void net_preempt(const Watch& watch, std::int64_t now) noexcept {
+  if (watch.long_runners.empty() || !poll_if_stale(now, g_slice_ns / 10)) return;
   for (P* p : watch.long_runners) preempt_p(p, 1);
-  return true;
 }
 
 void sleep_us(std::int64_t us) noexcept {
