@@ -18,8 +18,10 @@ struct G;
 enum class PStatus : std::uint32_t {
   kIdle,     // on sched.pidle; owner: sched.lock
   kRunning,  // owned by p->m
-  kSyscall,  // its M is in a blocking call and may come back for it (CAS to kRunning),
-             // unless sysmon takes it first (CAS to kIdle, then handoff_p)
+  kSyscall,  // its M is in a blocking call and may come back for it (a plain store of
+             // kRunning, see syscall.cpp), unless sysmon takes it first (via kTaking)
+  kTaking,   // sysmon is taking it from its M in a blocking call; owner: sysmon, which
+             // ends it within the round as kIdle (taken) or kSyscall (the M came back)
   kDead,     // beyond max_procs after a shrink; owner: sched.lock
 };
 
@@ -34,6 +36,9 @@ struct P {
   // atomic: incremented by the owner at each syscall entry; read by sysmon (relaxed:
   // sysmon only compares it with its previous sample).
   std::atomic<std::uint32_t> syscalltick{0};
+  // atomic: the syscalltick of the last call whose M has left it (written by that M on
+  // its way out, read by sysmon when it takes the P; see syscall.cpp for the orders).
+  std::atomic<std::uint32_t> sysexit{0};
   // atomic: set by sysmon (preempt_p) when the running goroutine has had its 10 ms (1)
   // or two slices (2: the backstop may take the P); cleared by the owner when a new time
   // slice starts. relaxed: a hint, re-sent if missed.

@@ -164,9 +164,10 @@ bool try_async(ucontext_t* uc, G* g) noexcept {
 
 // The backstop: give up the P like enter_syscall does, from the signal handler.
 void detach(M* m, G* g, P* p) noexcept {
-  p->syscalltick.store(p->syscalltick.load(std::memory_order_relaxed) + 1,
-                       std::memory_order_relaxed);
+  std::uint32_t t = p->syscalltick.load(std::memory_order_relaxed) + 1;
+  p->syscalltick.store(t, std::memory_order_relaxed);  // relaxed: as in enter_syscall
   g->status.store(GStatus::kSyscall, std::memory_order_relaxed);
+  m->syscall_tick = t;
   m->oldp = p;
   m->p = nullptr;
   p->m = nullptr;

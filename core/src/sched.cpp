@@ -1398,6 +1398,8 @@ int run_main(const Config& cfg, std::size_t size, std::size_t align, GEntry entr
   sched.max_threads = max_threads;
   sched.stacks.init(stack_size);
   sched.goid_gen.store(1);  // the main goroutine is 1, as in Go
+  sched.nsyscall_takes.store(0);
+  sched.nsyscall_takes_abandoned.store(0);
   sched.gomaxprocs.store(procs);
   install_fault_handler();
   preempt_init();
@@ -1431,6 +1433,7 @@ int run_main(const Config& cfg, std::size_t size, std::size_t align, GEntry entr
   g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
   p0->runq.put(p0, g, true);
   sched.main_started = true;
+  syscall_handshake_init();
   sysmon_start();
 
   schedule(m0);

@@ -56,6 +56,9 @@ struct Sched {
   // atomic counters; relaxed: statistics and ids, no data published through them.
   std::atomic<std::int64_t> ngoroutines{0};
   std::atomic<std::uint64_t> goid_gen{0};
+  // Ps sysmon took from Ms in system calls, and takes it abandoned because the M came
+  // back meanwhile (syscall.cpp's handshake). Written by sysmon only.
+  std::atomic<std::uint64_t> nsyscall_takes{0}, nsyscall_takes_abandoned{0};
 
   // Free Gs not cached by a P, and every G chunk ever allocated (Go's sched.gFree and
   // allgs). gflock guards them; leaf lock. gfree is a list of batches (see
@@ -138,6 +141,17 @@ void handoff_p(P* p) noexcept;
 // Moves the running G off this M (which has no P) onto the global queue and runs g0.
 // Go: exitsyscall0's slow path.
 void requeue_global_and_stop(M* m, G* g) noexcept;
+
+// sysmon's side of the system call exit handshake (syscall.cpp, top). To take Ps whose
+// Ms sit in calls: syscall_take_begin on each (false: it is not in kSyscall any more),
+// one syscall_take_barrier for all of them, then syscall_take_end on each with the
+// syscalltick sampled before begin and the barrier's result; true: the P is kIdle and
+// the caller must handoff_p it; false: it was left to its M. syscall_handshake_init
+// chooses the barrier, once, before the first goroutine runs.
+void syscall_handshake_init() noexcept;
+bool syscall_take_begin(P* p) noexcept;
+bool syscall_take_barrier() noexcept;
+bool syscall_take_end(P* p, std::uint32_t tick, bool barrier_ok) noexcept;
 
 // The scheduler's side of the network poller (netpoll.cpp).
 G* netpoll(std::int64_t delay_ns, std::int32_t* n) noexcept;  // readied Gs, linked by sched_link

@@ -7,16 +7,41 @@
 // pool does, and costs two thread wake-ups per call even for calls that return in a
 // microsecond. Go's answer, which we follow:
 //
-//   enter: the M keeps a note of its P (m->oldp) but gives it up logically: the P's
-//     status becomes kSyscall. No lock, no wake-up: a few stores.
+//   enter: the M keeps a note of its P (m->oldp) and of the call's number (the P's
+//     syscalltick, in m->syscall_tick) but gives the P up logically: its status becomes
+//     kSyscall. No lock, no wake-up: a few stores.
 //   sysmon (sysmon.cpp): a P that has stayed in kSyscall for a whole sysmon tick (20 us
-//     or more) is taken (CAS kSyscall -> kIdle) and handed off to another M.
-//   exit: fast path, CAS our old P from kSyscall back to kRunning and go on. Else any
-//     idle P. Else the goroutine goes to the global queue and this M parks, to be reused.
+//     or more) is taken (kSyscall -> kTaking -> kIdle, below) and handed off to another M.
+//   exit: fast path, our old P is still in kSyscall for our call: store kRunning and go
+//     on. Else any idle P. Else the goroutine goes to the global queue and this M parks,
+//     to be reused.
+//
+// The exit's handshake with sysmon (Go uses a CAS on the exit side; we don't):
+//   M, on its way out:   sysexit = T;  [barrier];  read status (and syscalltick)
+//   sysmon, to take:     CAS status kSyscall -> kTaking;  [barrier];  read sysexit
+// (T: the call's syscalltick.) Dekker's pattern: one of the two sees the other's write.
+// If sysmon sees sysexit == T (or a newer call), the M is back: sysmon puts kSyscall
+// back (a CAS, which fails if the M's kRunning landed first) and leaves the P. Else the
+// M's read comes after sysmon's CAS and sees kTaking (or what follows it), so the M
+// leaves the P to sysmon, which stores kIdle and hands it off. An M that reads kTaking
+// waits the few microseconds until sysmon has decided, then tries again with a CAS.
+// The barrier on sysmon's side is membarrier(2) (PRIVATE_EXPEDITED: it makes every
+// running thread of the process execute a full fence), so the M's side needs only a
+// compiler barrier: the exit's fast path is plain loads and stores, where a CAS costs
+// ~20 cycles on every call and sysmon takes a P only for calls that block. Without
+// membarrier (old kernels, seccomp, and under TSan, which does not model it) the M's
+// side is a full fence instead (sysmon's CAS is one already).
+// The tick check in the fast path guards against ABA: after a take, another M may have
+// put the same P in kSyscall for a call of its own (T+1...), which is not ours.
 //
 // enter_syscall_block is for calls known to block long (DNS): it hands the P off at
 // once instead of waiting for sysmon.
 #include <goro/core/blocking.hpp>
+
+#include <linux/membarrier.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "debug.hpp"
 #include "g.hpp"
@@ -45,9 +70,11 @@ namespace {
   if (g == nullptr) return nullptr;  // on g0: not a goroutine
   P* p = m->p;
   g->status.store(GStatus::kSyscall, std::memory_order_relaxed);
-  // relaxed: sysmon compares samples of it; no data is published through it.
-  p->syscalltick.store(p->syscalltick.load(std::memory_order_relaxed) + 1,
-                       std::memory_order_relaxed);
+  // relaxed: sysmon compares samples of it, and reads it only after the status store
+  // below has published it (its acquire CAS); the exit's ABA check is the M's own.
+  std::uint32_t t = p->syscalltick.load(std::memory_order_relaxed) + 1;
+  p->syscalltick.store(t, std::memory_order_relaxed);
+  m->syscall_tick = t;
   m->oldp = p;
   m->p = nullptr;
   p->m = nullptr;
@@ -55,9 +82,56 @@ namespace {
   return m;
 }
 
-// Go: exitsyscall's slow paths (exitsyscallfast_pidle, exitsyscall0).
-[[gnu::noinline]] void exit_syscall_slow(M* m, G* g) noexcept {
+// Whether sysmon's side of the exit handshake is membarrier(2); else the M's side
+// fences. Written once by syscall_handshake_init before any goroutine runs.
+bool g_asym = false;
+
+// The M's barrier between its sysexit store and its status load (see the top).
+[[gnu::always_inline]] inline void exit_barrier() noexcept {
+  if (g_asym) {
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // membarrier covers the CPU
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+}
+
+// The old P is ours again: the rest of acquirep (whose status store the caller did).
+[[gnu::always_inline]] inline void reacquire(M* m, G* g, P* p) noexcept {
+  m->p = p;
+  p->m = m;
+  g->status.store(GStatus::kRunning, std::memory_order_relaxed);
+}
+
+// Go: exitsyscall's slow paths (exitsyscallfast_pidle, exitsyscall0). oldp: the P we
+// left for the call, which the fast path did not find in kSyscall for it.
+[[gnu::noinline]] void exit_syscall_slow(M* m, G* g, P* oldp) noexcept {
   NoPreempt np;  // it calls into libc (wakep may create a thread) while holding state
+  if (oldp != nullptr) {
+    // sysmon may be between its CAS to kTaking and its decision (one membarrier): wait
+    // for it, then try for our P again, now with a CAS (sysmon may try again too).
+    for (int spins = 0;; ++spins) {
+      // acquire: if it is a kSyscall of another M's call, we must see that call's tick.
+      PStatus s = oldp->status.load(std::memory_order_acquire);
+      if (s == PStatus::kTaking) {
+        if (spins < 64) {
+          spin_pause();
+        } else {
+          sched_yield();  // sysmon may be waiting for this CPU
+        }
+        continue;
+      }
+      PStatus expected = PStatus::kSyscall;
+      // relaxed tick: ordered by the acquire above. acquire CAS: as in enter_syscall.
+      if (s == PStatus::kSyscall &&
+          oldp->syscalltick.load(std::memory_order_relaxed) == m->syscall_tick &&
+          oldp->status.compare_exchange_strong(expected, PStatus::kRunning,
+                                               std::memory_order_acquire)) {
+        reacquire(m, g, oldp);
+        return;
+      }
+      break;
+    }
+  }
   sched.lock.lock();
   P* p = pidleget();
   sched.lock.unlock();
@@ -112,28 +186,87 @@ bool enter_syscall_block() noexcept {
   m->in_syscall.store(false, std::memory_order_relaxed);
   P* oldp = m->oldp;
   m->oldp = nullptr;
-  PStatus expected = PStatus::kSyscall;
-  // acquire: pairs with the release store in enter_syscall (and, if sysmon took the P
-  // and it came back to idle meanwhile, we go the pidleget way instead).
-  if (oldp != nullptr && oldp->status.compare_exchange_strong(expected, PStatus::kRunning,
-                                                             std::memory_order_acquire)) {
-    // acquirep, whose status store the CAS did.
-    m->p = oldp;
-    oldp->m = m;
-    g->status.store(GStatus::kRunning, std::memory_order_relaxed);
-    // seq_cst load: see sysmon_deep.
-    if (sysmon_deep.load(std::memory_order_seq_cst) == kSysmonDeep) sysmon_wake_np(false);
-    // sysmon's request to a goroutine that has made short calls back to back for a
-    // whole slice (Go's sysretake, see sysmon.cpp). relaxed: see P::preempt.
-    if (may_yield && oldp->preempt.load(std::memory_order_relaxed) != 0) [[unlikely]] {
-      preempt_self();
+  if (oldp != nullptr) [[likely]] {
+    const std::uint32_t t = m->syscall_tick;
+    // relaxed store, barrier, then loads: the handshake at the top (the barrier is
+    // sysmon's membarrier, or the fence in exit_barrier). acquire load: a kSyscall of
+    // another M's later call comes with that call's tick (published before it).
+    oldp->sysexit.store(t, std::memory_order_relaxed);
+    exit_barrier();
+    if (oldp->status.load(std::memory_order_acquire) == PStatus::kSyscall &&
+        oldp->syscalltick.load(std::memory_order_relaxed) == t) [[likely]] {
+      // Ours, and sysmon had not begun to take it when we looked; if it begins now it
+      // sees our sysexit and backs off. relaxed: no data moves with it (we kept the P).
+      oldp->status.store(PStatus::kRunning, std::memory_order_relaxed);
+      reacquire(m, g, oldp);
+      // seq_cst load: see sysmon_deep.
+      if (sysmon_deep.load(std::memory_order_seq_cst) == kSysmonDeep) sysmon_wake_np(false);
+      // sysmon's request to a goroutine that has made short calls back to back for a
+      // whole slice (Go's sysretake, see sysmon.cpp). relaxed: see P::preempt.
+      if (may_yield && oldp->preempt.load(std::memory_order_relaxed) != 0) [[unlikely]] {
+        preempt_self();
+      }
+      return;
     }
-    return;
   }
-  exit_syscall_slow(m, g);
+  exit_syscall_slow(m, g, oldp);
 }
 
 void exit_syscall() noexcept { exit_syscall_impl(true); }
 void exit_syscall_noyield() noexcept { exit_syscall_impl(false); }
+
+void syscall_handshake_init() noexcept {
+#if defined(__SANITIZE_THREAD__)
+  g_asym = false;  // TSan does not model membarrier: keep its view of the fences exact
+#else
+  // Registration is per process and lasts; PRIVATE_EXPEDITED needs it first.
+  long cmds = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+  g_asym = cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 &&
+           ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#endif
+}
+
+bool syscall_take_begin(P* p) noexcept {
+  PStatus expected = PStatus::kSyscall;
+  // acquire: pairs with enter_syscall's release; the P's queues are ours if we keep it.
+  // (seq_cst: sysmon's side of the handshake when there is no membarrier.)
+  return p->status.compare_exchange_strong(expected, PStatus::kTaking, std::memory_order_seq_cst);
+}
+
+bool syscall_take_barrier() noexcept {
+  if (!g_asym) {
+    // The exits fence themselves; this orders our CAS before the reads of sysexit in
+    // syscall_take_end (a full fence right after a CAS: free on x86-64).
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return true;
+  }
+  if (::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) return true;
+  // It cannot fail once registered (only for bad arguments or without registration);
+  // should it, take nothing this round and have the exits fence from now on: the next
+  // take comes a sysmon round (20 us or more) later, long after any exit that was past
+  // its compiler-only barrier when the flag changed.
+  g_asym = false;
+  return false;
+}
+
+bool syscall_take_end(P* p, std::uint32_t tick, bool barrier_ok) noexcept {
+  // relaxed: ordered after our CAS by the barrier (see the top).
+  std::uint32_t exited = p->sysexit.load(std::memory_order_relaxed);
+  std::uint32_t now = p->syscalltick.load(std::memory_order_relaxed);
+  if (barrier_ok && now == tick && exited != tick) {
+    // Its M is still in call `tick`, and will see kTaking or later when it comes back.
+    p->status.store(PStatus::kIdle, std::memory_order_relaxed);  // handoff_p owns it now
+    sched.nsyscall_takes.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistics
+    return true;
+  }
+  sched.nsyscall_takes_abandoned.fetch_add(1, std::memory_order_relaxed);  // relaxed: same
+  // The M is back (or on its way): give the P back; if its kRunning is already there,
+  // the CAS fails, which is right too.
+  PStatus expected = PStatus::kTaking;
+  // release: our CAS took nothing; the M's kRunning or next kSyscall orders itself.
+  p->status.compare_exchange_strong(expected, PStatus::kSyscall, std::memory_order_release,
+                                    std::memory_order_relaxed);
+  return false;
+}
 
 }  // namespace goro::detail

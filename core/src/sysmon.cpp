@@ -69,6 +69,11 @@ std::atomic<bool> g_syscall_wake{false};
 
 [[gnu::noinline]] __attribute__((no_sanitize("thread"))) M* no_tsan_load(M* const* p) noexcept { return *p; }
 
+struct Taking {
+  P* p;
+  std::uint32_t tick;  // its syscalltick when sysmon began to take it
+};
+
 // What a round of retake found besides the Ps it took: when sysmon must look again.
 struct Watch {
   std::int64_t next_due = 0;  // earliest time a running P's slice or overdue timer is due
@@ -77,6 +82,8 @@ struct Watch {
   // Ps whose goroutine has run a tenth of a slice or more (see net_preempt). Cleared,
   // not freed, each round: no allocation once it has grown to the number of Ps.
   std::vector<P*> long_runners;
+  // Ps in kTaking this round, with the call each was in (same allocation rule).
+  std::vector<Taking> taking;
 
   // Forget the last round. new_slice: whether to assume slices started unseen.
   void clear(bool assume_new_slice) noexcept {
@@ -84,6 +91,7 @@ struct Watch {
     syscall = false;
     new_slice = assume_new_slice;
     long_runners.clear();
+    taking.clear();
   }
 };
 
@@ -180,11 +188,16 @@ int retake(std::vector<Tick>& ticks, std::int64_t now, Watch& watch) noexcept {
         pd.syscallwhen + g_slice_ns > now) {
       continue;
     }
-    PStatus expected = PStatus::kSyscall;
-    // acquire: pairs with enter_syscall's release; the P's queues are ours to hand off.
-    if (p->status.compare_exchange_strong(expected, PStatus::kIdle, std::memory_order_acquire)) {
-      ++n;
-      handoff_p(p);
+    if (syscall_take_begin(p)) watch.taking.push_back({p, t});
+  }
+  // The exit handshake (syscall.cpp): one barrier for every P being taken this round.
+  if (!watch.taking.empty()) {
+    bool ok = syscall_take_barrier();
+    for (const Taking& tk : watch.taking) {
+      if (syscall_take_end(tk.p, tk.tick, ok)) {
+        ++n;
+        handoff_p(tk.p);
+      }
     }
   }
   return n;
@@ -392,7 +405,7 @@ __attribute__((no_sanitize("thread"))) std::string sched_trace(bool detail) {
   }
   out += "]\n";
   if (detail) {
-    static const int kPStatus[] = {0, 1, 2, 4};  // Go's _Pidle, _Prunning, _Psyscall, _Pdead
+    static const int kPStatus[] = {0, 1, 2, 2, 4};  // Go's _Pidle, _Prunning, _Psyscall (kTaking too), _Pdead
     for (std::int32_t i = 0; i < procs; ++i) {
       P* p = sched.allp[i].load(std::memory_order_acquire);
       if (p == nullptr) continue;
