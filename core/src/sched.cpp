@@ -308,16 +308,36 @@ bool mremove(M* m) noexcept {
 // re-read the timer heaps; the adder publishes its timer, then reads sleep_until. At
 // least one sees the other, so a timer earlier than our sleep is never slept through.
 //
+// A timer sleeper already in place is trusted only if it wakes by `until`: one that
+// sleeps longer (it published its time before our timer was armed, and the arming saw
+// an M in the poller and broke only that one) is taken off and woken to recompute, and
+// we sleep in its place. Deferring to it left every M asleep past the timer, until the
+// sleeper's own later time (a 200 ms shutdown grace ended by a 10 s timer).
+//
 // Wake-up rule for idle Ms: whoever takes an M off sched.midle (startm, main_exited,
-// wake_timer_sleeper) wakes it exactly once. An M that takes itself off (timeout)
-// gets no wake-up; one that finds it was taken waits for that wake-up before going on,
-// so no stale wake-up is left to cut a later sleep short.
+// wake_timer_sleeper, stopm_timed) wakes it exactly once. An M that takes itself off
+// (timeout) gets no wake-up; one that finds it was taken waits for that wake-up before
+// going on, so no stale wake-up is left to cut a later sleep short.
 void stopm_timed(M* m, std::int64_t until) noexcept {
   sched.lock.lock();
-  if (sched.shutdown.load(std::memory_order_relaxed) || sched.timer_sleeper != nullptr) {
+  if (sched.shutdown.load(std::memory_order_relaxed)) {
     sched.lock.unlock();
     stopm(m);
     return;
+  }
+  if (M* ts = sched.timer_sleeper; ts != nullptr) {
+    if (until >= sched.sleep_until.load(std::memory_order_relaxed)) {
+      sched.lock.unlock();
+      stopm(m);  // it wakes in time for our timer
+      return;
+    }
+    sched.timer_sleeper = nullptr;
+    sched.sleep_until.store(0, std::memory_order_seq_cst);
+    if (mremove(ts)) {
+      ts->nextp = nullptr;
+      ts->park.wakeup();  // it re-computes the earliest timer
+    }
+    // (Not on the list: startm took it, and it runs with a P now.)
   }
   m->park.clear();
   mput(m);
@@ -1519,17 +1539,22 @@ void wake_timer_sleeper(std::int64_t when) noexcept {
   // seq_cst fence: orders our timer insertion before reading sleep_until (the timed
   // sleep handshake, see stopm_timed).
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (sched.lastpoll.load(std::memory_order_seq_cst) == 0) {
+  bool polling = sched.lastpoll.load(std::memory_order_seq_cst) == 0;
+  if (polling) {
     // An M is blocked in the poller: interrupt it if it would sleep past `when`.
     std::int64_t pu = sched.poll_until.load(std::memory_order_seq_cst);
     if (pu == 0 || when < pu) netpoll_break();
-    return;
+    // Go on to the timer sleeper: it may sleep past `when` too, and the poller, once
+    // woken, may find no P, or no network waiter left, and sleep untimed, deferring to
+    // the timer sleeper. (Reading sleep_until here also keeps stopm_timed's handshake:
+    // its re-check of the timers pairs with this read.)
   }
   std::int64_t until = sched.sleep_until.load(std::memory_order_seq_cst);
   if (until != 0 && when >= until) return;  // the sleeper wakes in time
   if (until == 0) {
-    // Nobody sleeps on timers: an idle P's M (if any) will, once it finds nothing.
-    wakep();
+    // Nobody sleeps on timers: the poller (woken above) or an idle P's M (if any) will,
+    // once it finds nothing.
+    if (!polling) wakep();
     return;
   }
   sched.lock.lock();
