@@ -44,17 +44,19 @@ TEST(Timeouts, SlowHeaderIsCutWhileOthersAreServed) {
     std::atomic<double> cut_after{0};
     goro::Chan<int> done(1);
     goro::go([&] {
-      RawClient slow = ts.connect();
-      std::string req = "GET / HTTP/1.1\r\nHost: t\r\nX-Slow: " + std::string(1000, 'z');
-      auto t0 = goro::Clock::now();
-      for (char ch : req) {
-        if (!slow.send(std::string_view(&ch, 1))) break;
-        goro::sleep(milliseconds(50));
-        if (ms_since(t0) > 3000) break;
+      {  // the client and its buffers are gone before `done` (run() may end right after)
+        RawClient slow = ts.connect();
+        std::string req = "GET / HTTP/1.1\r\nHost: t\r\nX-Slow: " + std::string(1000, 'z');
+        auto t0 = goro::Clock::now();
+        for (char ch : req) {
+          if (!slow.send(std::string_view(&ch, 1))) break;
+          goro::sleep(milliseconds(50));
+          if (ms_since(t0) > 3000) break;
+        }
+        RawResponse r = slow.read_response(false, std::chrono::seconds(1));
+        cut_after = ms_since(t0);
+        cut = r.ok && r.status == 408;
       }
-      RawResponse r = slow.read_response(false, std::chrono::seconds(1));
-      cut_after = ms_since(t0);
-      cut = r.ok && r.status == 408;
       done.send(1);
     });
     // Meanwhile, other clients get quick answers.
@@ -90,10 +92,12 @@ TEST(Timeouts, OneHeaderBytePerSecondIsCutByTheHeadDeadline) {
     goro::WaitGroup wg;
     wg.add(1);
     goro::go([&] {
-      std::string req = "GET / HTTP/1.1\r\nHost: t\r\nX-Slow: " + std::string(100, 'z');
-      for (char ch : req) {
-        if (stop.load() || !slow.send(std::string_view(&ch, 1))) break;
-        for (int i = 0; i < 10 && !stop.load(); ++i) goro::sleep(milliseconds(100));
+      {  // locals gone before wg.done() (run() may end soon after)
+        std::string req = "GET / HTTP/1.1\r\nHost: t\r\nX-Slow: " + std::string(100, 'z');
+        for (char ch : req) {
+          if (stop.load() || !slow.send(std::string_view(&ch, 1))) break;
+          for (int i = 0; i < 10 && !stop.load(); ++i) goro::sleep(milliseconds(100));
+        }
       }
       wg.done();
     });
@@ -101,14 +105,16 @@ TEST(Timeouts, OneHeaderBytePerSecondIsCutByTheHeadDeadline) {
     goro::Chan<int> others_done(1);
     std::atomic<int> served{0};
     goro::go([&] {
-      RawClient ka = ts.connect();
-      while (!stop.load()) {
-        auto t = goro::Clock::now();
-        ka.send(get("/"));
-        if (ka.read_response().body == "ok" && ms_since(t) < 1000.0) ++served;
-        auto t2 = goro::Clock::now();
-        if (ts.request(get("/")).body == "ok" && ms_since(t2) < 1000.0) ++served;
-        goro::sleep(milliseconds(200));
+      {  // the client is gone before others_done
+        RawClient ka = ts.connect();
+        while (!stop.load()) {
+          auto t = goro::Clock::now();
+          ka.send(get("/"));
+          if (ka.read_response().body == "ok" && ms_since(t) < 1000.0) ++served;
+          auto t2 = goro::Clock::now();
+          if (ts.request(get("/")).body == "ok" && ms_since(t2) < 1000.0) ++served;
+          goro::sleep(milliseconds(200));
+        }
       }
       others_done.send(1);
     });
