@@ -37,8 +37,6 @@ struct M {
   P* nextp = nullptr;     // handed over by startm() under sched.lock, read after note wakeup
   P* oldp = nullptr;      // the P this M held when it entered a syscall; owner: this M
   std::uint32_t syscall_tick = 0;  // oldp's syscalltick for this M's call; owner: this M
-  // atomic: the M is inside goro::blocking (schedtrace's "blocked"); relaxed, a report.
-  std::atomic<bool> in_syscall{false};
   bool spinning = false;  // owner: this M; mirrored in sched.nmspinning
   Note park;              // this M sleeps here when idle (stopm)
   M* schedlink = nullptr; // sched.midle list; guarded by sched.lock

@@ -171,7 +171,6 @@ void detach(M* m, G* g, P* p) noexcept {
   m->oldp = p;
   m->p = nullptr;
   p->m = nullptr;
-  m->in_syscall.store(true, std::memory_order_relaxed);
   tls_rt.detached = true;
   // release: as in enter_syscall (sysmon's CAS acquires).
   p->status.store(PStatus::kSyscall, std::memory_order_release);

@@ -78,7 +78,6 @@ namespace {
   m->oldp = p;
   m->p = nullptr;
   p->m = nullptr;
-  m->in_syscall.store(true, std::memory_order_relaxed);
   return m;
 }
 
@@ -183,7 +182,6 @@ bool enter_syscall_block() noexcept {
 [[gnu::always_inline]] inline void exit_syscall_impl(bool may_yield) noexcept {
   M* m = GORO_CUR_M();
   G* g = m->curg;
-  m->in_syscall.store(false, std::memory_order_relaxed);
   P* oldp = m->oldp;
   m->oldp = nullptr;
   if (oldp != nullptr) [[likely]] {

@@ -423,7 +423,8 @@ __attribute__((no_sanitize("thread"))) std::string sched_trace(bool detail) {
                     "spinning=%s blocked=%s lockedg=-1\n",
                     static_cast<long long>(m->id), m->p ? m->p->id : -1,
                     m->curg ? static_cast<long long>(m->curg->id) : -1LL,
-                    m->spinning ? "true" : "false", m->in_syscall.load() ? "true" : "false");
+                    m->spinning ? "true" : "false",
+                    m->curg && m->curg->status.load() == GStatus::kSyscall ? "true" : "false");
       out += buf;
     }
     // Go's numbering: _Grunnable 1, _Grunning 2, _Gsyscall 3, _Gwaiting 4.
