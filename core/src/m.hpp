@@ -37,6 +37,9 @@ struct M {
   P* nextp = nullptr;     // handed over by startm() under sched.lock, read after note wakeup
   P* oldp = nullptr;      // the P this M held when it entered a syscall; owner: this M
   std::uint32_t syscall_tick = 0;  // oldp's syscalltick for this M's call; owner: this M
+  // atomic: syscall_tick - 1 while this M is in that call, syscall_tick once it has left
+  // it (the exit mark of syscall.cpp's handshake). Written by this M, read by sysmon.
+  std::atomic<std::uint32_t> sysexit{0};
   bool spinning = false;  // owner: this M; mirrored in sched.nmspinning
   Note park;              // this M sleeps here when idle (stopm)
   M* schedlink = nullptr; // sched.midle list; guarded by sched.lock

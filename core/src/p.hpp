@@ -36,9 +36,6 @@ struct P {
   // atomic: incremented by the owner at each syscall entry; read by sysmon (relaxed:
   // sysmon only compares it with its previous sample).
   std::atomic<std::uint32_t> syscalltick{0};
-  // atomic: the syscalltick of the last call whose M has left it (written by that M on
-  // its way out, read by sysmon when it takes the P; see syscall.cpp for the orders).
-  std::atomic<std::uint32_t> sysexit{0};
   // atomic: set by sysmon (preempt_p) when the running goroutine has had its 10 ms (1)
   // or two slices (2: the backstop may take the P); cleared by the owner when a new time
   // slice starts. relaxed: a hint, re-sent if missed.
@@ -46,7 +43,11 @@ struct P {
   // The goroutine this P last preempted (owner only; may be stale or reused: it only
   // makes one 61st-tick check pass over it, see find_runnable_fast).
   G* last_preempted = nullptr;
-  M* m = nullptr;       // the M owning this P while running; owner: that M
+  // The M owning this P while running, and while that M sits in a system call with it
+  // (sysmon finds the call's exit mark through it, syscall.cpp). Written by that M, or by
+  // whoever owns the P (sched.lock for idle Ps, sysmon once it has taken it). atomic:
+  // sysmon reads it while the M may be giving the P up; relaxed: see syscall.cpp.
+  std::atomic<M*> m{nullptr};
   // Owner only: goroutines started by the running one since schedtick was spawn_tick
   // (spawn backpressure, see start_g).
   std::uint32_t spawn_tick = 0;

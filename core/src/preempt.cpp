@@ -168,9 +168,9 @@ void detach(M* m, G* g, P* p) noexcept {
   p->syscalltick.store(t, std::memory_order_relaxed);  // relaxed: as in enter_syscall
   g->status.store(GStatus::kSyscall, std::memory_order_relaxed);
   m->syscall_tick = t;
+  m->sysexit.store(t - 1, std::memory_order_relaxed);  // relaxed: as in enter_syscall
   m->oldp = p;
-  m->p = nullptr;
-  p->m = nullptr;
+  m->p = nullptr;  // p->m stays: see P::m
   tls_rt.detached = true;
   // release: as in enter_syscall (sysmon's CAS acquires).
   p->status.store(PStatus::kSyscall, std::memory_order_release);

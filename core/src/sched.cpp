@@ -145,7 +145,7 @@ constexpr int kGChunk = 64;
 // Requires sched.lock.
 void pidleput(P* p) noexcept {
   p->status.store(PStatus::kIdle, std::memory_order_relaxed);
-  p->m = nullptr;
+  p->m.store(nullptr, std::memory_order_relaxed);  // relaxed: see P::m
   p->link = sched.pidle;
   sched.pidle = p;
   // seq_cst: see Sched::npidle.
@@ -184,7 +184,7 @@ M* mget() noexcept {
 
 void acquirep(M* m, P* p) noexcept {
   m->p = p;
-  p->m = m;
+  p->m.store(m, std::memory_order_relaxed);  // relaxed: see P::m
   p->status.store(PStatus::kRunning, std::memory_order_relaxed);
   // A P going to work: sysmon must be awake to preempt (one relaxed-cost check when it
   // is; found when a goroutine woken by the poller took an idle P and hogged it).
@@ -193,7 +193,7 @@ void acquirep(M* m, P* p) noexcept {
 
 P* releasep(M* m) noexcept {
   P* p = m->p;
-  p->m = nullptr;
+  p->m.store(nullptr, std::memory_order_relaxed);  // relaxed: see P::m
   m->p = nullptr;
   return p;
 }

@@ -17,18 +17,23 @@
 //     to be reused.
 //
 // The exit's handshake with sysmon (Go uses a CAS on the exit side; we don't):
-//   M, on its way out:   sysexit = T;  [barrier];  read status (and syscalltick)
-//   sysmon, to take:     CAS status kSyscall -> kTaking;  [barrier];  read sysexit
-// (T: the call's syscalltick.) Dekker's pattern: one of the two sees the other's write.
-// If sysmon sees sysexit == T (or a newer call), the M is back: sysmon puts kSyscall
-// back (a CAS, which fails if the M's kRunning landed first) and leaves the P. Else the
-// M's read comes after sysmon's CAS and sees kTaking (or what follows it), so the M
-// leaves the P to sysmon, which stores kIdle and hands it off. An M that reads kTaking
-// waits the few microseconds until sysmon has decided, then tries again with a CAS.
+//   M, on its way out:   m->sysexit = T;  [barrier];  read p->status (and syscalltick)
+//   sysmon, to take:     CAS p->status kSyscall -> kTaking;  [barrier];  read
+//                        p->m->sysexit (p->m stays the M during its call)
+// (T: the call's syscalltick; the entry set m->sysexit to T-1.) Dekker's pattern: one of
+// the two sees the other's write. If sysmon sees the mark (or a newer call), the M is
+// back: sysmon puts kSyscall back (a CAS, which fails if the M's kRunning landed first)
+// and leaves the P. Else the M's read comes after sysmon's CAS and sees kTaking (or what
+// follows it), so the M leaves the P to sysmon, which moves it to kIdle and hands it
+// off. An M that reads kTaking waits the few microseconds until sysmon has decided, then
+// tries again with a CAS. The mark is the M's own, not the P's: an M whose P was taken
+// long ago, coming back from its call while the P's new owner races sysmon for it, must
+// not be able to overwrite the new owner's mark.
 // The barrier on sysmon's side is membarrier(2) (PRIVATE_EXPEDITED: it makes every
 // running thread of the process execute a full fence), so the M's side needs only a
-// compiler barrier: the exit's fast path is plain loads and stores, where a CAS costs
-// ~20 cycles on every call and sysmon takes a P only for calls that block. Without
+// compiler barrier: the exit's fast path is plain loads and stores. A CAS there costs
+// on every call (right after the kernel returns it waits for the store buffer to drain:
+// ~4 ns of a getpid), while sysmon takes a P only from calls that block. Without
 // membarrier (old kernels, seccomp, and under TSan, which does not model it) the M's
 // side is a full fence instead (sysmon's CAS is one already).
 // The tick check in the fast path guards against ABA: after a take, another M may have
@@ -75,9 +80,10 @@ namespace {
   std::uint32_t t = p->syscalltick.load(std::memory_order_relaxed) + 1;
   p->syscalltick.store(t, std::memory_order_relaxed);
   m->syscall_tick = t;
+  // relaxed: read by sysmon only after the status store below (see the top).
+  m->sysexit.store(t - 1, std::memory_order_relaxed);
   m->oldp = p;
-  m->p = nullptr;
-  p->m = nullptr;
+  m->p = nullptr;  // p->m stays: sysmon finds our exit mark through it (P::m)
   return m;
 }
 
@@ -85,7 +91,7 @@ namespace {
 // fences. Written once by syscall_handshake_init before any goroutine runs.
 bool g_asym = false;
 
-// The M's barrier between its sysexit store and its status load (see the top).
+// The M's barrier between its exit mark and its status load (see the top).
 [[gnu::always_inline]] inline void exit_barrier() noexcept {
   if (g_asym) {
     std::atomic_signal_fence(std::memory_order_seq_cst);  // membarrier covers the CPU
@@ -94,10 +100,10 @@ bool g_asym = false;
   }
 }
 
-// The old P is ours again: the rest of acquirep (whose status store the caller did).
+// The old P is ours again: the rest of acquirep (whose status store the caller did;
+// p->m is still m, see enter_common).
 [[gnu::always_inline]] inline void reacquire(M* m, G* g, P* p) noexcept {
   m->p = p;
-  p->m = m;
   g->status.store(GStatus::kRunning, std::memory_order_relaxed);
 }
 
@@ -172,6 +178,7 @@ bool enter_syscall_block() noexcept {
   NoPreempt np;  // handoff_p reaches into libc (it may start a thread)
   P* p = m->oldp;
   m->oldp = nullptr;
+  p->m.store(nullptr, std::memory_order_relaxed);  // relaxed: see P::m
   p->status.store(PStatus::kIdle, std::memory_order_relaxed);  // handoff_p owns it now
   handoff_p(p);
   return true;
@@ -189,12 +196,12 @@ bool enter_syscall_block() noexcept {
     // relaxed store, barrier, then loads: the handshake at the top (the barrier is
     // sysmon's membarrier, or the fence in exit_barrier). acquire load: a kSyscall of
     // another M's later call comes with that call's tick (published before it).
-    oldp->sysexit.store(t, std::memory_order_relaxed);
+    m->sysexit.store(t, std::memory_order_relaxed);
     exit_barrier();
     if (oldp->status.load(std::memory_order_acquire) == PStatus::kSyscall &&
         oldp->syscalltick.load(std::memory_order_relaxed) == t) [[likely]] {
       // Ours, and sysmon had not begun to take it when we looked; if it begins now it
-      // sees our sysexit and backs off. relaxed: no data moves with it (we kept the P).
+      // sees our mark and backs off. relaxed: no data moves with it (we kept the P).
       oldp->status.store(PStatus::kRunning, std::memory_order_relaxed);
       reacquire(m, g, oldp);
       // seq_cst load: see sysmon_deep.
@@ -233,7 +240,7 @@ bool syscall_take_begin(P* p) noexcept {
 
 bool syscall_take_barrier() noexcept {
   if (!g_asym) {
-    // The exits fence themselves; this orders our CAS before the reads of sysexit in
+    // The exits fence themselves; this orders our CAS before the reads of the mark in
     // syscall_take_end (a full fence right after a CAS: free on x86-64).
     std::atomic_thread_fence(std::memory_order_seq_cst);
     return true;
@@ -248,14 +255,22 @@ bool syscall_take_barrier() noexcept {
 }
 
 bool syscall_take_end(P* p, std::uint32_t tick, bool barrier_ok) noexcept {
-  // relaxed: ordered after our CAS by the barrier (see the top).
-  std::uint32_t exited = p->sysexit.load(std::memory_order_relaxed);
+  // relaxed: ordered after our CAS by the barrier (see the top). p->m is the M of call
+  // `tick` as long as that call has not returned with the P (nobody else writes it while
+  // the P is kTaking); if it has, the mark we read there says so, or the tick moved.
+  M* m = p->m.load(std::memory_order_relaxed);
   std::uint32_t now = p->syscalltick.load(std::memory_order_relaxed);
-  if (barrier_ok && now == tick && exited != tick) {
+  if (barrier_ok && m != nullptr && now == tick &&
+      m->sysexit.load(std::memory_order_relaxed) != tick) {
     // Its M is still in call `tick`, and will see kTaking or later when it comes back.
-    p->status.store(PStatus::kIdle, std::memory_order_relaxed);  // handoff_p owns it now
-    sched.nsyscall_takes.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistics
-    return true;
+    // (A CAS, not a store: were the handshake ever wrong, a lost take beats two owners.)
+    PStatus expected = PStatus::kTaking;
+    if (p->status.compare_exchange_strong(expected, PStatus::kIdle, std::memory_order_relaxed)) {
+      p->m.store(nullptr, std::memory_order_relaxed);  // handoff_p owns it now
+      sched.nsyscall_takes.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistics
+      return true;
+    }
+    return false;
   }
   sched.nsyscall_takes_abandoned.fetch_add(1, std::memory_order_relaxed);  // relaxed: same
   // The M is back (or on its way): give the P back; if its kRunning is already there,

@@ -67,7 +67,6 @@ std::atomic<std::uint32_t> g_stop{0};
 // atomic: set by a system call's entry that woke sysmon from its deep sleep.
 std::atomic<bool> g_syscall_wake{false};
 
-[[gnu::noinline]] __attribute__((no_sanitize("thread"))) M* no_tsan_load(M* const* p) noexcept { return *p; }
 
 struct Taking {
   P* p;
@@ -373,9 +372,11 @@ void preempt_p(P* p, std::uint8_t level) noexcept {
   // relaxed: a hint; the running goroutine sees it at its next check, and the request
   // is repeated if it was missed.
   p->preempt.store(level, std::memory_order_relaxed);
-  // Racy read of p->m (Ms live as long as the runtime): a signal to the wrong M is
-  // harmless, its handler finds no request on its own P.
-  M* m = no_tsan_load(&p->m);
+  // relaxed read of p->m (Ms live as long as the runtime): a signal to the wrong M is
+  // harmless, its handler finds no request on its own P. Not to a P's M in a system call
+  // (p->m stays set then): the signal would only interrupt the call (EINTR for some).
+  if (p->status.load(std::memory_order_relaxed) != PStatus::kRunning) return;
+  M* m = p->m.load(std::memory_order_relaxed);
   if (m != nullptr) preempt_signal(m);
 }
 
@@ -413,7 +414,7 @@ __attribute__((no_sanitize("thread"))) std::string sched_trace(bool detail) {
                     "  P%d: status=%d schedtick=%u syscalltick=%u m=%lld runqsize=%u "
                     "gfreecnt=%d timerslen=%zu\n",
                     i, kPStatus[static_cast<int>(p->status.load())], p->schedtick.load(),
-                    p->syscalltick.load(), p->m ? static_cast<long long>(p->m->id) : -1LL,
+                    p->syscalltick.load(), p->m.load() ? static_cast<long long>(p->m.load()->id) : -1LL,
                     p->runq.size(), p->gfree_count, p->timers.heap.size());
       out += buf;
     }

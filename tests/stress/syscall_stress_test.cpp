@@ -6,10 +6,10 @@
 // moment sysmon takes its P would keep running on a P that sysmon has also handed to
 // another M: two Ms on one run queue, whose owner-only operations then lose or repeat
 // goroutines. Here calls last around sysmon's 20 us look, so that takes and returns
-// meet thousands of times, while every goroutine also spawns, yields and hands work
-// through a channel (the run queues' owner paths): every spawned goroutine must run
-// exactly once and every message arrive. Counts are cut 4x under TSan;
-// GORO_STRESS_SCALE=<k> multiplies them.
+// meet thousands of times (and some calls last long, see below), while every goroutine
+// also spawns, yields and hands work through a channel (the run queues' owner paths):
+// every spawned goroutine must run exactly once and every message arrive. Counts are
+// cut 4x under TSan; GORO_STRESS_SCALE=<k> multiplies them.
 #include <goro/core/blocking.hpp>
 #include <goro/core/chan.hpp>
 #include <goro/core/runtime.hpp>
@@ -94,8 +94,10 @@ TEST_P(SyscallStress, TakesRaceWithReturnsAndNothingIsLostOrRunTwice) {
       goro::go([&, w] {
         std::minstd_rand rng(static_cast<unsigned>(w) * 7919u + 1u);
         for (int i = 0; i < kCalls; ++i) {
-          // 0-60 us: below, at and above sysmon's 20 us look.
-          int us = static_cast<int>(rng() % 61);
+          // 0-60 us: below, at and above sysmon's 20 us look; one call in 8 lasts
+          // 100-400 us, so that Ms whose P was taken long ago come back while the P's
+          // new owner races sysmon for it (their exit marks must not mix).
+          int us = rng() % 8 == 0 ? 100 + static_cast<int>(rng() % 301) : static_cast<int>(rng() % 61);
           bool spin = rng() % 4 == 0;
           goro::detail::P* before = goro::detail::current_m()->p;
           goro::blocking([&] { call_for(us, spin); });
