@@ -100,14 +100,6 @@ bool g_asym = false;
   }
 }
 
-// Randomized mode (GORO_DEBUG=randomize=1): one exit in 8 spins up to ~50 us between
-// reading kSyscall and storing kRunning.
-[[gnu::noinline]] void randomized_exit_delay() noexcept {
-  if (fastrandn(8) != 0) return;
-  std::uint32_t n = fastrandn(5000);
-  for (std::uint32_t i = 0; i < n; ++i) spin_pause();
-}
-
 // The old P is ours again: the rest of acquirep (whose status store the caller did;
 // p->m is still m, see enter_common).
 [[gnu::always_inline]] inline void reacquire(M* m, G* g, P* p) noexcept {
@@ -210,9 +202,6 @@ bool enter_syscall_block() noexcept {
         oldp->syscalltick.load(std::memory_order_relaxed) == t) [[likely]] {
       // Ours, and sysmon had not begun to take it when we looked; if it begins now it
       // sees our mark and backs off. relaxed: no data moves with it (we kept the P).
-      // (Randomized mode widens this window now and then, so that sysmon's take lands
-      // in it: the syscall stress test then catches a wrong handshake as two owners.)
-      if (g_randomize) [[unlikely]] randomized_exit_delay();
       oldp->status.store(PStatus::kRunning, std::memory_order_relaxed);
       reacquire(m, g, oldp);
       // seq_cst load: see sysmon_deep.
