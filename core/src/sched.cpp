@@ -818,6 +818,20 @@ void execute_first(M* m, G* next, Ctx* from, G* from_g, bool from_exits) noexcep
   execute_first(m, next, from, from_g, from_exits);
 }
 
+// Stack colouring: how far below its stack's top a goroutine starts, 0 to 16 KiB in
+// steps of a cache line, fixed per stack (a hash of its address). Stacks sit in slots
+// of 272 KiB (guard + stack), so without it every goroutine's hottest lines (the first
+// frames below the top) fall into the same 8 of the L2's 2,048 sets (a 1 MiB 8-way L2
+// repeats every 128 KiB) and in the same L1 set: with a few hundred goroutines serving
+// connections, those lines evict one another although the cache is far from full. The
+// colour spreads them over all sets, at the price of at most 16 KiB (1/16) of each
+// stack's depth.
+std::size_t stack_color(const void* base) noexcept {
+  auto a = reinterpret_cast<std::uintptr_t>(base) >> 12;
+  std::size_t color = static_cast<std::size_t>((a * 0x9E3779B97F4A7C15ull) >> 56) * 64;
+  return std::min(color, sched.stacks.stack_size() / 16 & ~std::size_t{63});
+}
+
 // execute's first run of a G: bind a stack and start it.
 [[gnu::noinline]] void execute_first(M* m, G* next, Ctx* from, G* from_g, bool from_exits) noexcept {
   P* p = m->p;
@@ -835,7 +849,7 @@ void execute_first(M* m, G* next, Ctx* from, G* from_g, bool from_exits) noexcep
     next->stack_base = sched.stacks.alloc(p->stacks);
   }
   next->ctx.stack_lo = next->stack_base;
-  next->ctx.stack_size = sched.stacks.stack_size();
+  next->ctx.stack_size = sched.stacks.stack_size() - stack_color(next->stack_base);
 #if GORO_TSAN
   next->ctx.tsan_fiber = __tsan_create_fiber(0);
 #endif

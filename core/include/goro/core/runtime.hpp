@@ -39,7 +39,9 @@ struct Config {
   // 0: GORO_MAXPROCS, else the CPUs this process may use (affinity and cgroup quota).
   int max_procs = 0;
   // Bytes of virtual memory reserved per goroutine stack (committed lazily, page by page).
-  // 0: GORO_STACK_SIZE (bytes, or with a K/M suffix), else 256 KiB.
+  // 0: GORO_STACK_SIZE (bytes, or with a K/M suffix), else 256 KiB. A goroutine may use
+  // all of it but up to 1/16 (at most 16 KiB): each stack starts a few cache lines below
+  // its top, so that many goroutines' hottest frames do not share cache sets.
   std::size_t stack_size = 0;
   // Maximum number of OS threads. 0: GORO_MAXTHREADS, else 10000.
   int max_threads = 0;
