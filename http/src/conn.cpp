@@ -6,8 +6,9 @@
 // every ambiguous framing (request smuggling) and bounding what a slow or hostile client
 // can hold.
 //
-// Buffers. One read buffer per connection (4 KiB, grown up to the head limit when a
-// head needs it). A request head is read until the head scanner (head_scan.hpp) has seen
+// Buffers. One read buffer per exchange (4 KiB, grown up to the head limit when a head
+// needs it); a connection holds an exchange (exchange.hpp) from the first byte of a
+// request until it waits for the next one with nothing buffered. A request head is read until the head scanner (head_scan.hpp) has seen
 // all of it, then parsed by llhttp in one go; the Request's method, target and header
 // views point straight into the buffer, so a request costs no allocation. While the
 // handler runs, the head stays where it is: body bytes are read into the space after
@@ -60,7 +61,6 @@ namespace goro::http::detail {
 
 namespace {
 
-constexpr std::size_t kInitialBuffer = 4096;
 constexpr std::size_t kMinBodyWindow = 4096;   // room after a head for body bytes
 constexpr std::size_t kFlushAt = 64 * 1024;    // output buffered before a write
 constexpr std::size_t kStreamCopyMax = 8 * 1024;  // larger pieces are written uncopied
@@ -131,7 +131,7 @@ class Connection final : public ResponseSink, public BodySource {
   void flush(Response& res, std::error_code& ec) noexcept override;
   // BodySource
   std::size_t read(void* buf, std::size_t n, std::error_code& ec) noexcept override;
-  const Headers& trailers() const noexcept override { return trailers_; }
+  const Headers& trailers() const noexcept override { return x_->trailers; }
 
  private:
   enum class Body : unsigned char { kReading, kTrailers, kDone };
@@ -145,8 +145,11 @@ class Connection final : public ResponseSink, public BodySource {
   bool drain_body();
   void end_request();
 
-  // Reads more bytes into buf_[wpos_, cap_) (flushing the output first); sets ec.
-  Fill fill(Clock::time_point deadline, Duration timeout, std::error_code& ec);
+  // Reads more bytes into x_->buf[wpos_, x_->cap) (flushing the output first); sets ec.
+  // idle_wait: between requests (read_head); with nothing buffered, the exchange is
+  // given back while the connection waits.
+  Fill fill(Clock::time_point deadline, Duration timeout, std::error_code& ec,
+            bool idle_wait = false);
   bool make_room(std::size_t keep_from, std::size_t limit);
   void arm_read(Clock::time_point want, Duration timeout);
   void arm_write();
@@ -158,6 +161,8 @@ class Connection final : public ResponseSink, public BodySource {
   void reject(int status, const char* reason);
   void handler_failed(int status, std::string_view message);
   void close_connection();
+  void take_exchange();
+  void give_back_exchange() noexcept;
   bool enter_idle() noexcept;
   bool request_waiting() noexcept;
   void enter_active() noexcept;
@@ -167,18 +172,17 @@ class Connection final : public ResponseSink, public BodySource {
   const ServerOptions& opts_;
   ConnEntry entry_;
 
-  // Read buffer: [rpos_, wpos_) holds bytes not yet consumed.
-  std::unique_ptr<char[]> buf_;
-  std::size_t cap_ = 0;
+  // The exchange's state (exchange.hpp): null only while waiting idle (fill) or after
+  // a failure to get one.
+  std::unique_ptr<Exchange> x_;
+  net::Address remote_, local_;  // copied into each exchange's Request
+
+  // Read buffer (x_->buf): [rpos_, wpos_) holds bytes not yet consumed.
   std::size_t rpos_ = 0;
   std::size_t wpos_ = 0;
 
   // The request being served.
-  Parser parser_;
   HeadScanner scan_;
-  Request req_;
-  Response res_;
-  Headers trailers_;
   std::size_t head_end_ = 0;   // end of the head: the body window starts here
   std::size_t parse_pos_ = 0;  // next byte llhttp has not seen
   std::size_t msg_end_ = 0;    // end of the message, once Body::kDone
@@ -194,7 +198,6 @@ class Connection final : public ResponseSink, public BodySource {
   bool no_body_ = false;           // the response carries no body bytes (HEAD, 204, ...)
 
   // The connection.
-  std::string out_;
   bool close_after_ = false;  // close once the current response is out
   bool broken_ = false;       // close at once: the stream is unusable
   bool first_request_ = true;
@@ -229,6 +232,10 @@ void Connection::run() noexcept {
     s_->active.fetch_sub(1, std::memory_order_relaxed);
   }
   close_connection();
+  if (x_ != nullptr) {
+    x_->parser.reset();  // it may have seen "Connection: close", or an error
+    s_->exchanges.put(std::move(x_));
+  }
   s_->remove_conn(&entry_);
 }
 
@@ -249,19 +256,25 @@ void Connection::enter_active() noexcept {
   s_->active.fetch_add(1, std::memory_order_relaxed);
 }
 
+void Connection::take_exchange() {
+  x_ = s_->exchanges.get();
+  RequestAccess::set_addresses(x_->req, remote_, local_);
+  x_->req.set_context(s_->base.ctx);
+  ResponseAccess::attach(x_->res, this);
+}
+
+void Connection::give_back_exchange() noexcept {
+  rpos_ = wpos_ = 0;
+  s_->exchanges.put(std::move(x_));
+}
+
 void Connection::serve_requests() {
-  buf_ = std::make_unique<char[]>(kInitialBuffer);
-  cap_ = kInitialBuffer;
-  out_.reserve(kInitialBuffer);
-  net::Address remote, local;
-  remote = c_.remote_address();
+  remote_ = c_.remote_address();
   try {
-    local = c_.local_address();
+    local_ = c_.local_address();
   } catch (...) {
   }
-  RequestAccess::set_addresses(req_, remote, local);
-  req_.set_context(s_->base.ctx);
-  ResponseAccess::attach(res_, this);
+  take_exchange();
 
   while (!broken_ && !close_after_) {
     if (read_head() != HeadResult::kRequest) break;
@@ -281,19 +294,19 @@ void Connection::serve_requests() {
 // --- reading a head ----------------------------------------------------------------------------
 
 bool Connection::make_room(std::size_t keep_from, std::size_t limit) {
-  if (wpos_ < cap_) return true;
+  if (wpos_ < x_->cap) return true;
   if (keep_from > 0) {
-    std::memmove(buf_.get(), buf_.get() + keep_from, wpos_ - keep_from);
+    std::memmove(x_->buf.get(), x_->buf.get() + keep_from, wpos_ - keep_from);
     wpos_ -= keep_from;
     rpos_ -= std::min(rpos_, keep_from);
     return true;
   }
-  if (cap_ >= limit) return false;
-  std::size_t ncap = std::min(std::max(cap_ * 2, kInitialBuffer), limit);
-  auto nbuf = std::make_unique<char[]>(ncap);
-  std::memcpy(nbuf.get(), buf_.get(), wpos_);
-  buf_ = std::move(nbuf);
-  cap_ = ncap;
+  if (x_->cap >= limit) return false;
+  std::size_t ncap = std::min(std::max(x_->cap * 2, Exchange::kBuffer), limit);
+  auto nbuf = std::make_unique_for_overwrite<char[]>(ncap);
+  std::memcpy(nbuf.get(), x_->buf.get(), wpos_);
+  x_->buf = std::move(nbuf);
+  x_->cap = ncap;
   return true;
 }
 
@@ -319,7 +332,7 @@ Connection::HeadResult Connection::read_head() {
   }
   bool started = false;
   for (;;) {
-    HeadScanner::Result r = scan_.scan(buf_.get() + rpos_, wpos_ - rpos_);
+    HeadScanner::Result r = scan_.scan(x_->buf.get() + rpos_, wpos_ - rpos_);
     if (r == HeadScanner::Result::kComplete) break;
     if (r == HeadScanner::Result::kError) {
       if (was_idle) enter_active();
@@ -345,7 +358,7 @@ Connection::HeadResult Connection::read_head() {
       deadline = timeout > Duration::zero() ? coarse_now() + timeout : net::kNoDeadline;
     }
     std::error_code ec;
-    Fill f = fill(deadline, timeout, ec);
+    Fill f = fill(deadline, timeout, ec, true);
     if (f == Fill::kOk) {
       if (was_idle) {
         enter_active();
@@ -377,39 +390,39 @@ Connection::HeadResult Connection::read_head() {
   std::size_t head_start = rpos_ + scan_.start();
   std::size_t head_len = scan_.end() - scan_.start();
   // Keep a body window after the head: once parsed, the head's bytes must not move.
-  if (cap_ - (head_start + head_len) < kMinBodyWindow) {
+  if (x_->cap - (head_start + head_len) < kMinBodyWindow) {
     std::size_t have = wpos_ - head_start;
-    std::size_t ncap = std::max(cap_, head_len + kMinBodyWindow);
-    if (ncap == cap_) {
-      std::memmove(buf_.get(), buf_.get() + head_start, have);
+    std::size_t ncap = std::max(x_->cap, head_len + kMinBodyWindow);
+    if (ncap == x_->cap) {
+      std::memmove(x_->buf.get(), x_->buf.get() + head_start, have);
     } else {
-      auto nbuf = std::make_unique<char[]>(ncap);
-      std::memcpy(nbuf.get(), buf_.get() + head_start, have);
-      buf_ = std::move(nbuf);
-      cap_ = ncap;
+      auto nbuf = std::make_unique_for_overwrite<char[]>(ncap);
+      std::memcpy(nbuf.get(), x_->buf.get() + head_start, have);
+      x_->buf = std::move(nbuf);
+      x_->cap = ncap;
     }
     wpos_ = have;
     rpos_ = head_start = 0;
   }
   head_end_ = head_start + head_len;
 
-  RequestAccess::reset(req_);
-  if (!(req_.context() == s_->base.ctx)) req_.set_context(s_->base.ctx);
-  RequestAccess::set_source(req_, this);
-  ResponseAccess::reset(res_);
-  trailers_.clear();
+  RequestAccess::reset(x_->req);
+  if (!(x_->req.context() == s_->base.ctx)) x_->req.set_context(s_->base.ctx);
+  RequestAccess::set_source(x_->req, this);
+  ResponseAccess::reset(x_->res);
+  x_->trailers.clear();
   body_err_.clear();
   span_idx_ = span_off_ = 0;
   continue_pending_ = false;
-  parser_.begin(&req_, &trailers_, opts_.max_header_count, opts_.max_body_bytes);
-  Parser::Result pr = parser_.execute(buf_.get() + head_start, head_len);
+  x_->parser.begin(&x_->req, &x_->trailers, opts_.max_header_count, opts_.max_body_bytes);
+  Parser::Result pr = x_->parser.execute(x_->buf.get() + head_start, head_len);
   if (pr.status == Parser::Status::kError) {
-    reject(parser_.error_status(), parser_.error_reason());
+    reject(x_->parser.error_status(), x_->parser.error_reason());
     return HeadResult::kClose;
   }
   parse_pos_ = head_end_;
   if (pr.status == Parser::Status::kMessageEnd) {
-    parser_.resume();
+    x_->parser.resume();
     body_ = Body::kDone;
     msg_end_ = head_end_;
   } else {
@@ -418,14 +431,14 @@ Connection::HeadResult Connection::read_head() {
   }
 
   // Checks llhttp leaves to us.
-  if (req_.version_minor() == 1) {
+  if (x_->req.version_minor() == 1) {
     // RFC 9112 section 3.2: exactly one Host in an HTTP/1.1 request.
-    std::size_t hosts = parser_.host_count();
+    std::size_t hosts = x_->parser.host_count();
     if (hosts != 1) {
       reject(400, hosts == 0 ? "missing Host header" : "several Host headers");
       return HeadResult::kClose;
     }
-    if (const auto& expect = parser_.expect()) {
+    if (const auto& expect = x_->parser.expect()) {
       if (!iequals(*expect, "100-continue")) {
         reject(417, "unsupported expectation");
         return HeadResult::kClose;
@@ -433,9 +446,9 @@ Connection::HeadResult Connection::read_head() {
       continue_pending_ = body_ != Body::kDone;
     }
   }
-  if (parser_.upgrade()) close_after_ = true;  // no protocol switch: answer, then close
-  if (!parser_.keep_alive()) close_after_ = true;
-  is_head_ = req_.method() == "HEAD";
+  if (x_->parser.upgrade()) close_after_ = true;  // no protocol switch: answer, then close
+  if (!x_->parser.keep_alive()) close_after_ = true;
+  is_head_ = x_->req.method() == "HEAD";
   body_deadline_ = net::kNoDeadline;
   if (body_ != Body::kDone && opts_.read_body_timeout > Duration::zero()) {
     body_deadline_ = coarse_now() + opts_.read_body_timeout;
@@ -464,8 +477,8 @@ void Connection::arm_write() {
 }
 
 Connection::Fill Connection::fill(Clock::time_point deadline, Duration timeout,
-                                  std::error_code& ec) {
-  if (!out_.empty() && !flush_out({}, ec)) return Fill::kError;
+                                  std::error_code& ec, bool idle_wait) {
+  if (!x_->out.empty() && !flush_out({}, ec)) return Fill::kError;
   arm_read(deadline, timeout);
   if (entry_.state.load(std::memory_order_relaxed) == ConnEntry::kIdle &&
       entry_.interrupted.load(std::memory_order_acquire)) {
@@ -476,12 +489,24 @@ Connection::Fill Connection::fill(Clock::time_point deadline, Duration timeout,
     ec = net::Errc::kTimeout;
     return Fill::kTimeout;
   }
+  // Waiting for the next request with nothing buffered: without the exchange (see
+  // exchange.hpp). Not for a new connection's first request, whose bytes usually come
+  // with it (the read succeeds at once; a wait would cost a peek).
+  bool wait_first = idle_wait && !first_request_ && rpos_ == wpos_;
   for (;;) {
-    std::size_t n = c_.read(buf_.get() + wpos_, cap_ - wpos_, ec);
-    if (!ec) {
-      wpos_ += n;
-      return Fill::kOk;
+    if (wait_first) {
+      give_back_exchange();
+      c_.wait_readable(ec);
+      take_exchange();
+      if (!ec) wait_first = false;
+    } else {
+      std::size_t n = c_.read(x_->buf.get() + wpos_, x_->cap - wpos_, ec);
+      if (!ec) {
+        wpos_ += n;
+        return Fill::kOk;
+      }
     }
+    if (!ec) continue;
     if (ec == net::Errc::kEof) return Fill::kEof;
     if (ec == net::Errc::kTimeout) {
       if (entry_.interrupted.exchange(false, std::memory_order_relaxed)) {
@@ -500,17 +525,17 @@ Connection::Fill Connection::fill(Clock::time_point deadline, Duration timeout,
 
 bool Connection::flush_out(std::string_view extra, std::error_code& ec) {
   ec.clear();
-  if (out_.empty() && extra.empty()) return true;
+  if (x_->out.empty() && extra.empty()) return true;
   arm_write();
   if (extra.empty()) {
-    c_.write(out_.data(), out_.size(), ec);
-  } else if (out_.empty()) {
+    c_.write(x_->out.data(), x_->out.size(), ec);
+  } else if (x_->out.empty()) {
     c_.write(extra.data(), extra.size(), ec);
   } else {
-    net::ConstBuffer bufs[2] = {{out_.data(), out_.size()}, {extra.data(), extra.size()}};
+    net::ConstBuffer bufs[2] = {{x_->out.data(), x_->out.size()}, {extra.data(), extra.size()}};
     c_.write(std::span<const net::ConstBuffer>(bufs, 2), ec);
   }
-  out_.clear();
+  x_->out.clear();
   if (ec) {
     broken_ = true;
     return false;
@@ -522,7 +547,7 @@ bool Connection::flush_out(std::string_view extra, std::error_code& ec) {
 
 bool Connection::send_continue(std::error_code& ec) {
   continue_pending_ = false;
-  out_ += "HTTP/1.1 100 Continue\r\n\r\n";
+  x_->out += "HTTP/1.1 100 Continue\r\n\r\n";
   return flush_out({}, ec);
 }
 
@@ -533,7 +558,7 @@ std::size_t Connection::read(void* dst, std::size_t n, std::error_code& ec) noex
       ec = body_err_;
       return 0;
     }
-    auto& spans = parser_.spans();
+    auto& spans = x_->parser.spans();
     if (span_idx_ < spans.size()) {
       const Parser::Span& sp = spans[span_idx_];
       std::size_t k = std::min(n, sp.size - span_off_);
@@ -553,24 +578,24 @@ std::size_t Connection::read(void* dst, std::size_t n, std::error_code& ec) noex
       return 0;
     }
     if (parse_pos_ < wpos_) {
-      Parser::Result r = parser_.execute(buf_.get() + parse_pos_, wpos_ - parse_pos_);
+      Parser::Result r = x_->parser.execute(x_->buf.get() + parse_pos_, wpos_ - parse_pos_);
       switch (r.status) {
         case Parser::Status::kNeedMore:
           parse_pos_ = wpos_;
           break;
         case Parser::Status::kMessageEnd:
           parse_pos_ += r.consumed;
-          parser_.resume();
+          x_->parser.resume();
           body_ = Body::kDone;
           msg_end_ = parse_pos_;
           break;
         case Parser::Status::kLastChunk:
           parse_pos_ += r.consumed;
-          parser_.resume();
+          x_->parser.resume();
           body_ = Body::kTrailers;
           break;
         case Parser::Status::kError:
-          body_err_ = parser_.error_status() == 413 ? make_error_code(Errc::kBodyTooLarge)
+          body_err_ = x_->parser.error_status() == 413 ? make_error_code(Errc::kBodyTooLarge)
                                                     : make_error_code(Errc::kMalformedBody);
           break;
       }
@@ -597,30 +622,30 @@ bool Connection::read_trailers() {
   scan_.reset(false, limits);
   std::size_t start = parse_pos_;
   for (;;) {
-    HeadScanner::Result r = scan_.scan(buf_.get() + start, wpos_ - start);
+    HeadScanner::Result r = scan_.scan(x_->buf.get() + start, wpos_ - start);
     if (r == HeadScanner::Result::kComplete) {
-      Parser::Result pr = parser_.execute(buf_.get() + start, scan_.end());
+      Parser::Result pr = x_->parser.execute(x_->buf.get() + start, scan_.end());
       if (pr.status != Parser::Status::kMessageEnd) {
-        body_err_ = parser_.error_status() == 413 ? make_error_code(Errc::kBodyTooLarge)
+        body_err_ = x_->parser.error_status() == 413 ? make_error_code(Errc::kBodyTooLarge)
                                                   : make_error_code(Errc::kMalformedBody);
         return false;
       }
-      parser_.resume();
+      x_->parser.resume();
       parse_pos_ = msg_end_ = start + pr.consumed;
       body_ = Body::kDone;
-      parser_.spans().clear();
+      x_->parser.spans().clear();
       return true;
     }
     if (r == HeadScanner::Result::kError) {
       body_err_ = make_error_code(Errc::kMalformedBody);
       return false;
     }
-    if (wpos_ == cap_) {
+    if (wpos_ == x_->cap) {
       if (start == head_end_) {  // the trailer block fills the whole body window
         body_err_ = make_error_code(Errc::kMalformedBody);
         return false;
       }
-      std::memmove(buf_.get() + head_end_, buf_.get() + start, wpos_ - start);
+      std::memmove(x_->buf.get() + head_end_, x_->buf.get() + start, wpos_ - start);
       wpos_ = head_end_ + (wpos_ - start);
       start = parse_pos_ = head_end_;
       scan_.reset(false, limits);
@@ -637,7 +662,7 @@ bool Connection::read_trailers() {
 bool Connection::drain_body() {
   if (body_ == Body::kDone && !body_err_) return true;
   if (body_err_) return false;
-  if (continue_pending_ && !RequestAccess::body_touched(req_)) return false;
+  if (continue_pending_ && !RequestAccess::body_touched(x_->req)) return false;
   std::uint64_t left = kDrainMax;
   char sink[8192];
   for (;;) {
@@ -659,14 +684,14 @@ void Connection::end_request() {
 
 void Connection::handle_request() {
   try {
-    s_->router.handle(req_, res_);
+    s_->router.handle(x_->req, x_->res);
     return;
   } catch (const HttpError& e) {
     handler_failed(e.status(), e.what());
   } catch (const std::exception& e) {
     handler_failed(500, "Internal Server Error");
-    std::string msg = "goro::http: handler for " + std::string(req_.method()) + " " +
-                      std::string(req_.path()) + " threw: " + e.what() + "\n";
+    std::string msg = "goro::http: handler for " + std::string(x_->req.method()) + " " +
+                      std::string(x_->req.path()) + " threw: " + e.what() + "\n";
     goro::blocking([&] { std::fwrite(msg.data(), 1, msg.size(), stderr); });
   } catch (...) {
     handler_failed(500, "Internal Server Error");
@@ -675,15 +700,15 @@ void Connection::handle_request() {
 
 void Connection::handler_failed(int status, std::string_view message) {
   close_after_ = true;
-  if (res_.committed()) {
+  if (x_->res.committed()) {
     broken_ = true;  // half a response is out: all we can do is cut the connection
     return;
   }
-  ResponseAccess::reset(res_);
-  res_.status(status);
+  ResponseAccess::reset(x_->res);
+  x_->res.status(status);
   std::string body(message);
   body += '\n';
-  res_.text(std::move(body));
+  x_->res.text(std::move(body));
 }
 
 // --- the response --------------------------------------------------------------------------------
@@ -694,8 +719,8 @@ constexpr std::size_t kDateLen = 4, kServerLen = 6, kConnectionLen = 10, kConten
                       kTransferEncodingLen = 17;
 
 void Connection::write_head(bool streaming) {
-  int status = res_.status();
-  const Headers& h = res_.headers();
+  int status = x_->res.status();
+  const Headers& h = x_->res.headers();
   // One pass over the handler's fields: Date and Server are added unless set, and the
   // first Connection field saying "close" closes the connection after this response.
   bool has_date = false, has_server = false, has_connection = false;
@@ -722,9 +747,9 @@ void Connection::write_head(bool streaming) {
   no_body_ = is_head_ || !status_has_body(status);
   chunked_out_ = false;
   close_delimited_ = false;
-  const auto& declared = ResponseAccess::content_length(res_);
+  const auto& declared = ResponseAccess::content_length(x_->res);
   if (streaming && !declared && status_has_body(status)) {
-    if (req_.version_minor() >= 1) {
+    if (x_->req.version_minor() >= 1) {
       chunked_out_ = !is_head_;
     } else {
       close_delimited_ = !is_head_;
@@ -734,12 +759,12 @@ void Connection::write_head(bool streaming) {
   // A whole response may not leave the connection usable: a body the client still
   // sends after we did not ask for it (100-continue), or too much of one to drain.
   if (body_ != Body::kDone || body_err_) {
-    if (body_err_ || (continue_pending_ && !RequestAccess::body_touched(req_))) close_after_ = true;
-    auto cl = req_.content_length();
-    if (cl && *cl - std::min<std::uint64_t>(*cl, parser_.body_bytes()) > kDrainMax) close_after_ = true;
+    if (body_err_ || (continue_pending_ && !RequestAccess::body_touched(x_->req))) close_after_ = true;
+    auto cl = x_->req.content_length();
+    if (cl && *cl - std::min<std::uint64_t>(*cl, x_->parser.body_bytes()) > kDrainMax) close_after_ = true;
   }
 
-  OutWriter w(out_);
+  OutWriter w(x_->out);
   put_status_line(w, status);
   if (!opts_.server_name.empty() && !has_server) {
     w.put("Server: ");
@@ -768,7 +793,7 @@ void Connection::write_head(bool streaming) {
   if (status_has_body(status)) {
     if (!streaming) {
       w.put("Content-Length: ");
-      w.put_uint(res_.body().size());
+      w.put_uint(x_->res.body().size());
       w.put("\r\n");
     } else if (declared) {
       w.put("Content-Length: ");
@@ -780,7 +805,7 @@ void Connection::write_head(bool streaming) {
   }
   if (close_after_) {
     w.put("Connection: close\r\n");
-  } else if (req_.version_minor() == 0) {
+  } else if (x_->req.version_minor() == 0) {
     w.put("Connection: keep-alive\r\n");
   }
   w.put("\r\n");
@@ -806,16 +831,16 @@ void Connection::write(Response& res, std::string_view data, std::error_code& ec
       return;
     }
     if (chunked_out_) {
-      append_hex(out_, data.size());
-      out_ += "\r\n";
+      append_hex(x_->out, data.size());
+      x_->out += "\r\n";
     }
     if (data.size() > kStreamCopyMax) {
       if (!flush_out(data, ec)) return;
     } else {
-      out_ += data;
+      x_->out += data;
     }
-    if (chunked_out_) out_ += "\r\n";
-    if (out_.size() >= kFlushAt) flush_out({}, ec);
+    if (chunked_out_) x_->out += "\r\n";
+    if (x_->out.size() >= kFlushAt) flush_out({}, ec);
   } catch (const std::bad_alloc&) {
     ec = std::make_error_code(std::errc::not_enough_memory);
     broken_ = true;
@@ -842,25 +867,25 @@ void Connection::flush(Response& res, std::error_code& ec) noexcept {
 }
 
 void Connection::finish_response() {
-  if (!res_.committed()) {
+  if (!x_->res.committed()) {
     write_head(false);
-    const std::string& body = res_.body();
+    const std::string& body = x_->res.body();
     if (!no_body_ && !body.empty()) {
       if (body.size() > kStreamCopyMax) {
         std::error_code ec;
         flush_out(body, ec);
       } else {
-        out_ += body;
+        x_->out += body;
       }
     }
   } else if (chunked_out_) {
-    out_ += "0\r\n\r\n";
-  } else if (const auto& declared = ResponseAccess::content_length(res_);
-             declared && !no_body_ && res_.bytes_written() != *declared) {
+    x_->out += "0\r\n\r\n";
+  } else if (const auto& declared = ResponseAccess::content_length(x_->res);
+             declared && !no_body_ && x_->res.bytes_written() != *declared) {
     broken_ = true;  // fewer bytes than announced: the client must see the connection end
   }
   if (close_delimited_) close_after_ = true;
-  if (out_.size() >= kFlushAt) {
+  if (x_->out.size() >= kFlushAt) {
     std::error_code ec;
     flush_out({}, ec);
   }
@@ -872,7 +897,7 @@ void Connection::reject(int status, const char* reason) {
   body += ": ";
   body += reason;
   body += '\n';
-  OutWriter w(out_);
+  OutWriter w(x_->out);
   put_status_line(w, status);
   if (!opts_.server_name.empty()) {
     w.put("Server: ");
@@ -894,7 +919,7 @@ void Connection::reject(int status, const char* reason) {
 void Connection::close_connection() {
   if (!c_.is_open()) return;
   std::error_code ec;
-  if (!broken_ && !out_.empty()) flush_out({}, ec);
+  if (!broken_ && x_ != nullptr && !x_->out.empty()) flush_out({}, ec);
   // Unread input (a pipelined request we will not answer, an unread body) would make the
   // kernel answer our close with a reset, which can destroy the response in flight. So
   // half-close, then read and discard for a moment (Go's closeWrite + rstAvoidanceDelay,

@@ -64,6 +64,9 @@ class Parser {
   Result execute(const char* data, std::size_t n) noexcept;
   // After kMessageEnd or kLastChunk, before the next execute().
   void resume() noexcept { llhttp_resume(&p_); }
+  // Back to the state of a new connection (its last message may have closed it, or
+  // failed): before the parser serves another connection.
+  void reset() noexcept { llhttp_reset(&p_); }
 
   // The head (valid once headers_done()).
   bool headers_done() const noexcept { return headers_done_; }

@@ -17,6 +17,8 @@
 #include <goro/http/server.hpp>
 #include <goro/net/tcp.hpp>
 
+#include "exchange.hpp"
+
 namespace goro::http {
 
 namespace detail {
@@ -68,6 +70,8 @@ struct Server::State {
   // returns no connection goroutine is left to be abandoned half-way.
   WaitGroup conn_goroutines;
 
+  // Request state for connections between waits (exchange.hpp).
+  detail::ExchangePool exchanges;
   // The signal watcher (signals.cpp), if shutdown_on_signals() was called.
   std::shared_ptr<void> signal_watch;
 

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -331,6 +332,33 @@ std::size_t Fd::read(void* buf, std::size_t len, std::error_code& ec) noexcept {
   }
   drop(mu_.rwunlock(true));
   return result;
+}
+
+void Fd::wait_read(std::error_code& ec) noexcept {
+  if (!mu_.rwlock(true)) {
+    ec = Errc::kClosed;
+    return;
+  }
+  ec.clear();
+  // As read(): after a read that TCP_INQ showed to leave the socket empty, wait for the
+  // next edge at once; else ask the socket (a 1-byte peek) and wait only on EAGAIN.
+  bool quiet = rquiet_;
+  rquiet_ = false;
+  if (PollErr e = poll_reset(pd_, kRead); e != PollErr::kNone) {
+    ec = poll_error(e);
+  } else if (quiet) {
+    if (PollErr e2 = poll_wait_quiet(pd_, rquiet_edges_); e2 != PollErr::kNone) {
+      ec = poll_error(e2);
+    }
+  } else {
+    for (;;) {
+      char c;
+      if (::recv(sysfd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) break;  // bytes or EOF
+      if (errno != EAGAIN && errno != EINTR) break;  // the read reports the error
+      if (!retry(kRead, ec)) break;
+    }
+  }
+  drop(mu_.rwunlock(true));
 }
 
 bool Fd::retry(PollMode mode, std::error_code& ec) noexcept {

@@ -73,6 +73,9 @@ class Fd {
 
   // Reads at most len bytes. 0 with Errc::kEof at the end of the stream.
   std::size_t read(void* buf, std::size_t len, std::error_code& ec) noexcept;
+  // Waits until a read would not wait (bytes, the end of the stream or an error are
+  // queued), or for the read deadline / a close (ec as read(), never kEof); reads nothing.
+  void wait_read(std::error_code& ec) noexcept;
   // A TCP connection: turns TCP_INQ on, so that read() learns whether it left the socket
   // empty and the next read() can wait at once instead of trying a read that would
   // return EAGAIN (see read() in fd.cpp). Call before the Fd is shared; a failure only

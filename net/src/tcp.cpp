@@ -156,6 +156,14 @@ std::size_t Conn::read(void* data, std::size_t size, std::error_code& ec) noexce
   return fd_->read(data, size, ec);
 }
 
+void Conn::wait_readable(std::error_code& ec) noexcept {
+  if (fd_ == nullptr) {
+    ec = Errc::kClosed;
+    return;
+  }
+  fd_->wait_read(ec);
+}
+
 std::size_t Conn::read(void* data, std::size_t size) {
   std::error_code ec;
   std::size_t n = read(data, size, ec);

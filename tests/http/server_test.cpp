@@ -138,6 +138,52 @@ TEST(Server, PipelinedRequestsAnsweredInOrder) {
   });
 }
 
+// Between requests a connection gives its request state (parser, buffers, Request,
+// Response: an "exchange", http/src/exchange.hpp) back to the server's pool, and the
+// next request of any connection may get it. Connections that ended in a parse error,
+// "Connection: close", HTTP/1.0 or a half-sent head must leave nothing behind for the
+// keep-alive connections that take their exchanges next.
+TEST(Server, RequestStateMovesBetweenConnectionsCleanly) {
+  run([] {
+    TestServer ts;
+    add_routes(ts.srv);
+    ts.start();
+    RawClient a = ts.connect();
+    RawClient b = ts.connect();
+    for (int round = 0; round < 20; ++round) {
+      const std::string n = std::to_string(round);
+      ASSERT_TRUE(a.send(get("/n/a" + n)));
+      RawResponse r = a.read_response();
+      ASSERT_TRUE(r.ok) << r.error;
+      EXPECT_EQ(r.body, "n=a" + n);
+      // A malformed request on a fresh connection: 400, closed.
+      RawClient bad = ts.connect();
+      bad.send("GET / HTTP/1.1\r\nHost: t\r\nBad Header: x\r\n\r\n");
+      EXPECT_EQ(bad.read_response().status, 400);
+      EXPECT_TRUE(bad.at_eof());
+      // Half a head on b, then an HTTP/1.0 close on another connection, then the rest.
+      ASSERT_TRUE(b.send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-"));
+      RawClient old = ts.connect();
+      old.send("GET /n/old HTTP/1.0\r\n\r\n");
+      r = old.read_response();
+      EXPECT_EQ(r.body, "n=old");
+      EXPECT_TRUE(old.at_eof());
+      ASSERT_TRUE(b.send("Length: 3\r\n\r\nb" + n.substr(0, 1) + "!"));
+      r = b.read_response();
+      ASSERT_TRUE(r.ok) << r.error;
+      EXPECT_EQ(r.body, "b" + n.substr(0, 1) + "!");
+      // "Connection: close" on a third, then a pipelined pair on a.
+      RawClient closing = ts.connect();
+      closing.send("GET /close HTTP/1.1\r\nHost: t\r\n\r\n");
+      EXPECT_EQ(closing.read_response().body, "bye");
+      EXPECT_TRUE(closing.at_eof());
+      ASSERT_TRUE(a.send(get("/n/p" + n) + "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n"));
+      EXPECT_EQ(a.read_response().body, "n=p" + n);
+      EXPECT_EQ(a.read_response().body, "hi");
+    }
+  });
+}
+
 TEST(Server, PipelinedRequestsSplitAcrossReads) {
   run([] {
     TestServer ts;

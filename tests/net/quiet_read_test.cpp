@@ -265,4 +265,80 @@ void random_streams(int procs) {
 TEST(QuietRead, RandomStreamsArriveWholeOneP) { random_streams(1); }
 TEST(QuietRead, RandomStreamsArriveWholeTwoPs) { random_streams(2); }
 
+// Conn::wait_readable: waits as a read would (first on the poller after a read that
+// emptied the socket, else after a peek), reads nothing, and ends on data, EOF (reported
+// by the read after it), a deadline or a close.
+TEST(WaitReadable, ReturnsWhenDataArrivesAndConsumesNothing) {
+  goro::run([] {
+    Pair p = make_pair();
+    for (int round = 0; round < 2; ++round) {  // round 0: peek path; 1: after a quiet read
+      EXPECT_EQ(waits_first(p.client), round == 1);
+      auto t0 = Clock::now();
+      goro::go([&p] {
+        goro::sleep(50ms);
+        p.server.write("ping");
+      });
+      std::error_code ec;
+      p.client.wait_readable(ec);
+      EXPECT_FALSE(ec) << ec.message();
+      EXPECT_GE(ms_since(t0), 40);
+      EXPECT_EQ(read_some(p.client), "ping");  // all of it still there
+    }
+    // Data already queued: no wait at all, on either path.
+    p.server.write("now");
+    goro::sleep(20ms);
+    std::error_code ec;
+    p.client.wait_readable(ec);
+    EXPECT_FALSE(ec);
+    EXPECT_EQ(read_some(p.client), "now");
+  });
+}
+
+TEST(WaitReadable, EndOfStreamIsReadableAndTheReadReportsIt) {
+  goro::run([] {
+    Pair p = make_pair();
+    p.server.write("last");
+    EXPECT_EQ(read_some(p.client), "last");
+    goro::go([&p] {
+      goro::sleep(30ms);
+      p.server.close();
+    });
+    std::error_code ec;
+    p.client.wait_readable(ec);
+    EXPECT_FALSE(ec) << ec.message();
+    char buf[8];
+    EXPECT_EQ(p.client.read(buf, sizeof buf, ec), 0u);
+    EXPECT_EQ(ec, net::Errc::kEof);
+  });
+}
+
+TEST(WaitReadable, DeadlineAndCloseEndTheWait) {
+  goro::run([] {
+    Pair p = make_pair();
+    p.client.set_read_deadline(Clock::now() + 80ms);
+    auto t0 = Clock::now();
+    std::error_code ec;
+    p.client.wait_readable(ec);
+    EXPECT_EQ(ec, net::Errc::kTimeout);
+    EXPECT_GE(ms_since(t0), 70);
+    EXPECT_LT(ms_since(t0), 2000);
+    p.client.set_read_deadline(net::kNoDeadline);
+    // A close from another goroutine wakes it with kClosed.
+    goro::Chan<std::error_code> got(1);
+    goro::go([&p, got]() mutable {
+      std::error_code e;
+      p.client.wait_readable(e);
+      got.send(e);
+    });
+    goro::sleep(30ms);
+    p.client.close();
+    EXPECT_EQ(*got.recv(), net::Errc::kClosed);
+    p.client.wait_readable(ec);
+    EXPECT_EQ(ec, net::Errc::kClosed);
+    net::Conn none;
+    none.wait_readable(ec);
+    EXPECT_EQ(ec, net::Errc::kClosed);
+  });
+}
+
 }  // namespace

@@ -97,6 +97,12 @@ class Conn {
   std::size_t read(void* data, std::size_t size, std::error_code& ec) noexcept;
   std::size_t read(void* data, std::size_t size);
 
+  // Waits until a read would not wait — bytes or the end of the stream are there, or an
+  // error — or until the read deadline passes (Errc::kTimeout) or the connection is
+  // closed; reads nothing (never Errc::kEof: the read that follows reports it). A server
+  // waits this way for a keep-alive connection's next request without holding a buffer.
+  void wait_readable(std::error_code& ec) noexcept;
+
   // Reads exactly size bytes. If the stream ends first: Errc::kEof if nothing was read,
   // else Errc::kUnexpectedEof; returns the count read either way. The throwing form
   // returns 0 at a clean end of stream (nothing read) and throws on a partial one.
