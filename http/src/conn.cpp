@@ -141,6 +141,7 @@ class Connection final : public ResponseSink, public BodySource {
   void serve_requests();
   HeadResult read_head();
   void handle_request();
+  [[gnu::noinline]] void handler_threw(std::exception_ptr ep);
   void finish_response();
   bool drain_body();
   void end_request();
@@ -685,7 +686,16 @@ void Connection::end_request() {
 void Connection::handle_request() {
   try {
     s_->router.handle(x_->req, x_->res);
-    return;
+  } catch (...) {
+    handler_threw(std::current_exception());
+  }
+}
+
+// Out of line: its strings would otherwise widen handle_request's frame, which every
+// handler's frames sit below (more of the goroutine's stack touched per request).
+void Connection::handler_threw(std::exception_ptr ep) {
+  try {
+    std::rethrow_exception(ep);
   } catch (const HttpError& e) {
     handler_failed(e.status(), e.what());
   } catch (const std::exception& e) {
