@@ -223,14 +223,10 @@ void serve_conn(std::shared_ptr<Server::State> s, net::Conn c) noexcept {
 void Connection::run() noexcept {
   entry_.conn = &c_;
   if (!s_->add_conn(&entry_)) return;  // shutting down: c_ closes with this object
-  s_->active.fetch_add(1, std::memory_order_relaxed);
   try {
     serve_requests();
   } catch (...) {
     broken_ = true;
-  }
-  if (entry_.state.load(std::memory_order_relaxed) == ConnEntry::kActive) {
-    s_->active.fetch_sub(1, std::memory_order_relaxed);
   }
   close_connection();
   if (x_ != nullptr) {
@@ -242,7 +238,6 @@ void Connection::run() noexcept {
 
 bool Connection::enter_idle() noexcept {
   entry_.state.store(ConnEntry::kIdle, std::memory_order_seq_cst);
-  s_->active.fetch_sub(1, std::memory_order_relaxed);
   // seq_cst: pairs with Server::State::shutting_down's store in shutdown (Dekker).
   return !s_->shutting_down.load(std::memory_order_seq_cst);
 }
@@ -254,7 +249,6 @@ bool Connection::request_waiting() noexcept {
 
 void Connection::enter_active() noexcept {
   entry_.state.store(ConnEntry::kActive, std::memory_order_seq_cst);
-  s_->active.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Connection::take_exchange() {

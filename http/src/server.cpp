@@ -111,7 +111,14 @@ std::size_t Server::open_connections() const noexcept {
 }
 
 std::size_t Server::active_connections() const noexcept {
-  return s_->active.load(std::memory_order_relaxed);
+  // Counted here rather than kept in a counter: a server-wide counter would be two
+  // atomic read-modify-writes per request on one cache line shared by every P.
+  std::lock_guard<Mutex> hold(s_->mu);
+  std::size_t n = 0;
+  for (const detail::ConnEntry* e = s_->conns; e != nullptr; e = e->next) {
+    if (e->state.load(std::memory_order_relaxed) == detail::ConnEntry::kActive) ++n;
+  }
+  return n;
 }
 
 void Server::listen_and_serve(std::string_view host_port) {

@@ -64,7 +64,6 @@ struct Server::State {
   Chan<Signal> drained{0};    // closed when the last connection leaves during shutdown
   Chan<Signal> done{0};       // closed when shutdown() has finished
   bool graceful = true;       // shutdown's result, written before done closes
-  std::atomic<std::size_t> active{0};  // connections in the middle of a request
   // One count per connection goroutine, done() as its very last action (after it let go
   // of every reference to this State): serve() waits for it, so that when serve()
   // returns no connection goroutine is left to be abandoned half-way.
