@@ -51,8 +51,9 @@
 // Chosen: Asio's reactor (asio::detail::reactor, the epoll_reactor on Linux) with one
 // *persistent* reactor_op per direction embedded in the PollDesc. The descriptor is
 // registered once, when the socket is made, with register_internal_descriptor (the
-// read op) and start_op (the write op, which adds EPOLLOUT): Asio's epoll set is
-// EPOLLIN|EPOLLOUT|EPOLLERR|EPOLLHUP|EPOLLPRI|EPOLLET. Asio's descriptor_state::
+// read op: EPOLLIN|EPOLLERR|EPOLLHUP|EPOLLPRI|EPOLLET), and the write op is queued with
+// start_op (which adds EPOLLOUT) when a write first has to wait: a socket whose writes
+// never wait then reports EPOLLIN alone, and each edge runs one op, not two. Asio's descriptor_state::
 // perform_io calls the op's perform function on every edge, under the descriptor's
 // mutex; ours runs Go's netpollunblock, calls netpoll_ready for the parked goroutine and
 // returns not_done, so the op stays queued for the next edge and nothing is ever
@@ -215,6 +216,11 @@ struct PollDesc {
   ReadinessOp rop{&on_read_ready, this};
   ReadinessOp wop{&on_write_ready, this};
   Reactor::per_descriptor_data reactor_data = nullptr;
+  // wop is queued (and EPOLLOUT registered): from the first write that had to wait, not
+  // from poll_open, so that a socket whose writes never wait gets no EPOLLOUT in its
+  // events and the poller runs one op per edge, not two. Written by writers (the Fd's
+  // write lock serializes them) and poll_open. relaxed: read only by the writer side.
+  std::atomic<bool> wop_queued{false};
   int fd = -1;  // written by poll_open before registration, read-only until poll_close
 
   // The wait slots (see the top of the file). seq_cst: the waiter's CAS kNil -> kWait
@@ -668,11 +674,9 @@ PollDesc* poll_open(int fd, int* err) noexcept {
   int e;
   {
     NoPreempt np;
+    pd->wop_queued.store(false, std::memory_order_relaxed);  // queued by poll_wait, if ever
     e = p.reactor().register_internal_descriptor(Reactor::read_op, fd, pd->reactor_data, &pd->rop);
-    if (e == 0) {
-      // Not speculative: adds EPOLLOUT to the registration and queues the write op.
-      p.reactor().start_op(Reactor::write_op, fd, pd->reactor_data, &pd->wop, false, false);
-    } else if (pd->reactor_data != nullptr) {
+    if (e != 0 && pd->reactor_data != nullptr) {
       p.reactor().deregister_internal_descriptor(fd, pd->reactor_data);
       p.reactor().cleanup_descriptor_data(pd->reactor_data);
     }
@@ -721,6 +725,14 @@ PollErr poll_wait(PollDesc* pd, PollMode mode) noexcept {
   ensure_installed();
   if (PollErr e = check_err(pd, mode); e != PollErr::kNone) return e;
   if (pd->info.load(std::memory_order_relaxed) & kInfoUnarmed) arm_pending(pd);
+  if (mode == kWrite && !pd->wop_queued.load(std::memory_order_relaxed)) {
+    // The first wait for writability: queue the write op now. Not speculative: it adds
+    // EPOLLOUT with EPOLL_CTL_MOD, and the kernel then reports the socket writable if
+    // it already is (room made since our EAGAIN), so no readiness is lost.
+    NoPreempt np;
+    poller().reactor().start_op(Reactor::write_op, pd->fd, pd->reactor_data, &pd->wop, false, false);
+    pd->wop_queued.store(true, std::memory_order_relaxed);
+  }
   while (!block(pd, mode)) {
     if (PollErr e = check_err(pd, mode); e != PollErr::kNone) return e;
     // Woken by a deadline that was then moved before we ran: wait again (Go does too).
