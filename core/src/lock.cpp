@@ -3,6 +3,8 @@
 #include <goro/core/detail/lock.hpp>
 
 #include <linux/futex.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -10,6 +12,7 @@
 #include <cerrno>
 #include <chrono>
 
+#include "context.hpp"  // GORO_TSAN
 #include "futex.hpp"
 #include "note.hpp"
 
@@ -17,6 +20,15 @@ namespace goro::detail {
 
 void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t expected,
                 std::int64_t timeout_ns) noexcept {
+#if GORO_TSAN
+  // TSan runs a signal's handler only when the thread that took the signal next passes
+  // through one of its interceptors; the raw futex(2) below is none, and is restarted
+  // after the signal, so a thread asleep here would hold a SIGTERM forever (the handler
+  // never runs). Under TSan the sleep is cut into slices with an interceptor between.
+  // Callers treat an early return as a spurious wake-up, which futex(2) allows anyway.
+  constexpr std::int64_t kTsanSlice = 50'000'000;
+  if (timeout_ns < 0 || timeout_ns > kTsanSlice) timeout_ns = kTsanSlice;
+#endif
   struct timespec ts;
   struct timespec* tsp = nullptr;
   if (timeout_ns >= 0) {
@@ -26,6 +38,10 @@ void futex_wait(std::atomic<std::uint32_t>* addr, std::uint32_t expected,
   }
   ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(addr), FUTEX_WAIT_PRIVATE, expected, tsp,
             nullptr, 0);
+#if GORO_TSAN
+  sigset_t mask;
+  pthread_sigmask(SIG_BLOCK, nullptr, &mask);  // an interceptor: pending signals run here
+#endif
 }
 
 void futex_wake(std::atomic<std::uint32_t>* addr, int n) noexcept {
