@@ -253,17 +253,35 @@ namespace {
 // recvmsg/read/send/sendmsg are thread cancellation points: around the call they switch
 // the thread to asynchronous cancellation and back, two atomic read-modify-writes per
 // call (~1 % of the server's CPU in the keep-alive benchmark). goro never cancels
-// threads, and syscall(3) is not a cancellation point.
+// threads, and syscall(3) is not a cancellation point. Under ThreadSanitizer the libc
+// calls stay: its interceptors are what tell it that bytes written to a socket on one
+// thread happen before their read on another.
+#if defined(__SANITIZE_THREAD__)
+constexpr bool kTsan = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr bool kTsan = true;
+#else
+constexpr bool kTsan = false;
+#endif
+#else
+constexpr bool kTsan = false;
+#endif
+
 ssize_t sys_recvmsg(int fd, struct msghdr* msg, int flags) noexcept {
+  if constexpr (kTsan) return ::recvmsg(fd, msg, flags);
   return ::syscall(SYS_recvmsg, fd, msg, flags);
 }
 ssize_t sys_read(int fd, void* buf, std::size_t len) noexcept {
+  if constexpr (kTsan) return ::read(fd, buf, len);
   return ::syscall(SYS_read, fd, buf, len);
 }
 ssize_t sys_send(int fd, const void* buf, std::size_t len, int flags) noexcept {
+  if constexpr (kTsan) return ::send(fd, buf, len, flags);
   return ::syscall(SYS_sendto, fd, buf, len, flags, nullptr, 0);
 }
 ssize_t sys_sendmsg(int fd, const struct msghdr* msg, int flags) noexcept {
+  if constexpr (kTsan) return ::sendmsg(fd, msg, flags);
   return ::syscall(SYS_sendmsg, fd, msg, flags);
 }
 
