@@ -491,6 +491,14 @@ TEST(Service, ResolveAnswersAddressesOrAClearError) {
 // runtime preempts it (the point of /spin).
 TEST(Service, SpinDoesNotStarveOtherRequestsOnOneP) {
   REQUIRE_SERVICE();
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+  // TSan holds a signal until the thread enters one of its interceptors, which a
+  // call-free loop never does: neither the preemption signal nor the backstop's reaches
+  // the spinning thread (tests/core/preempt_test.cpp skips likewise).
+  GTEST_SKIP() << "signal preemption cannot reach a call-free loop under TSan";
+#endif
+#endif
   Service svc({}, {"GORO_MAXPROCS=1"});
   ASSERT_TRUE(svc.started()) << svc.log();
   EXPECT_THAT(svc.log(), HasSubstr("(1 procs"));
