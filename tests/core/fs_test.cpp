@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -506,7 +507,14 @@ TEST_F(FsTest, ManyGoroutinesDoFileIoWithOnePWhileATickerRuns) {
     ticker_done.wait();
     EXPECT_EQ(ok.load(), kWorkers);
     EXPECT_GT(ticker.ticks, 0);
-    EXPECT_LT(ticker.worst_ns, 100'000'000) << "max lateness " << ticker.worst_ns / 1e6 << " ms";
+    // The scheduler's randomized mode (GORO_DEBUG=randomize=1) sends half of the wake-ups
+    // to the tail of the local queue instead of runnext, as Go's race mode does: the
+    // ticker then waits behind the workers, each of which may run a whole slice of short
+    // file calls (10 ms), so only a stall-sized bound holds there.
+    const char* dbg = std::getenv("GORO_DEBUG");
+    const bool randomized = dbg != nullptr && std::strstr(dbg, "randomize=1") != nullptr;
+    const std::int64_t bound = randomized ? 1'000'000'000 : 100'000'000;
+    EXPECT_LT(ticker.worst_ns, bound) << "max lateness " << ticker.worst_ns / 1e6 << " ms";
   });
 }
 
