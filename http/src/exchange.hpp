@@ -7,7 +7,7 @@
 // while it waits, a server with many busy connections touches all of that per connection
 // in turn, and past a couple of hundred connections its working set no longer fits the
 // CPU's L2 beside the kernel's: CPU per request at 256 connections rose ~9 % over 128,
-// where nginx's rose ~1 % (loadtest/README, "Fifth session").
+// where nginx's rose ~4 % (loadtest/README, "Fifth session").
 //
 // So a connection that waits for its next request with nothing buffered gives its
 // Exchange back first (conn.cpp, Connection::fill) and takes one again once the socket
