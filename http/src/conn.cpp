@@ -248,13 +248,18 @@ bool Connection::request_waiting() noexcept {
 }
 
 void Connection::enter_active() noexcept {
-  entry_.state.store(ConnEntry::kActive, std::memory_order_seq_cst);
+  // release, not seq_cst (an xchg per request): only the kIdle store is half of the
+  // Dekker pair with the shutdown. A shutdown that still reads kIdle here interrupts a
+  // connection that is active by now, which fill() already tells apart (`interrupted`).
+  entry_.state.store(ConnEntry::kActive, std::memory_order_release);
 }
 
 void Connection::take_exchange() {
   x_ = s_->exchanges.get();
   RequestAccess::set_addresses(x_->req, remote_, local_);
-  x_->req.set_context(s_->base.ctx);
+  // A copy of a Context is two atomic reference count updates: only when it differs
+  // (a pooled exchange of this server already has it).
+  if (!(x_->req.context() == s_->base.ctx)) x_->req.set_context(s_->base.ctx);
   ResponseAccess::attach(x_->res, this);
 }
 

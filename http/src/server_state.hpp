@@ -31,6 +31,7 @@ struct ConnEntry {
   // atomic, seq_cst: the connection stores kIdle then loads State::shutting_down; the
   // shutdown stores shutting_down then loads state (Dekker): one of them sees the other,
   // so an idle connection either notices the shutdown itself or is interrupted by it.
+  // (kActive is stored with release: see Connection::enter_active.)
   std::atomic<int> state{kActive};
   // atomic: set by the shutdown (release) before it moves the read deadline to the past;
   // read by the connection (acquire) after arming its own read deadline while idle (the
