@@ -1,0 +1,80 @@
+// The server's pool of request state (http/src/exchange.hpp): last in, first out, so a
+// busy server reuses what is still in cache; bounded, so a burst of connections does not
+// pin memory; exchanges whose buffers grew are freed, not pooled. (That connections hand
+// exchanges to each other cleanly is Server.RequestStateMovesBetweenConnectionsCleanly.)
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
+
+#include "../../http/src/exchange.hpp"
+
+namespace http = goro::http;
+using http::detail::Exchange;
+using http::detail::ExchangePool;
+
+namespace {
+
+TEST(ExchangePool, NewExchangesHaveTheInitialBuffers) {
+  ExchangePool pool;
+  std::unique_ptr<Exchange> x = pool.get();
+  ASSERT_NE(x, nullptr);
+  EXPECT_EQ(x->cap, Exchange::kBuffer);
+  EXPECT_GE(x->out.capacity(), Exchange::kOut);
+  EXPECT_TRUE(x->out.empty());
+}
+
+TEST(ExchangePool, LastReturnedIsFirstTaken) {
+  ExchangePool pool;
+  std::unique_ptr<Exchange> a = pool.get();
+  std::unique_ptr<Exchange> b = pool.get();
+  Exchange* pa = a.get();
+  Exchange* pb = b.get();
+  a->out = "left over";
+  pool.put(std::move(a));
+  pool.put(std::move(b));
+  std::unique_ptr<Exchange> first = pool.get();
+  std::unique_ptr<Exchange> second = pool.get();
+  EXPECT_EQ(first.get(), pb);
+  EXPECT_EQ(second.get(), pa);
+  EXPECT_TRUE(second->out.empty());  // the output buffer comes back empty
+  EXPECT_EQ(second->next_free, nullptr);
+}
+
+TEST(ExchangePool, KeepsAtMostMaxFree) {
+  ExchangePool pool;
+  constexpr int kMany = ExchangePool::kMaxFree + 5;
+  std::vector<std::unique_ptr<Exchange>> xs;
+  for (int i = 0; i < kMany; ++i) {
+    xs.push_back(pool.get());
+    xs.back()->trailers.add("pooled", "yes");  // put() leaves trailers as they are
+  }
+  for (auto& x : xs) pool.put(std::move(x));
+  int marked = 0;
+  for (int i = 0; i < kMany; ++i) {
+    std::unique_ptr<Exchange> x = pool.get();
+    if (x->trailers.has("pooled")) ++marked;
+    xs[i] = std::move(x);
+  }
+  EXPECT_EQ(marked, ExchangePool::kMaxFree);
+}
+
+TEST(ExchangePool, GrownExchangesAreFreedNotPooled) {
+  ExchangePool pool;
+  std::unique_ptr<Exchange> big_in = pool.get();
+  big_in->buf = std::make_unique<char[]>(Exchange::kMaxPooledBuffer * 2);
+  big_in->cap = Exchange::kMaxPooledBuffer * 2;
+  big_in->trailers.add("grown", "in");
+  pool.put(std::move(big_in));
+  std::unique_ptr<Exchange> big_out = pool.get();
+  EXPECT_FALSE(big_out->trailers.has("grown"));  // a new one
+  big_out->out.reserve(Exchange::kMaxPooledBuffer * 2);
+  big_out->trailers.add("grown", "out");
+  pool.put(std::move(big_out));
+  std::unique_ptr<Exchange> x = pool.get();
+  EXPECT_FALSE(x->trailers.has("grown"));
+  EXPECT_EQ(x->cap, Exchange::kBuffer);
+  pool.put(nullptr);  // nothing to take back: ignored
+}
+
+}  // namespace
