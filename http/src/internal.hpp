@@ -22,6 +22,14 @@ struct HeadersAccess {
   }
   // Extends the last field's value by bytes that directly follow it in memory.
   static Headers::Field& last(Headers& h) noexcept { return h.fields_.back(); }
+  // Headers::set without its character checks, for a name and value the caller has
+  // already checked (the request_id middleware: its name once, its values are tokens).
+  static void set_checked(Headers& h, std::string_view name, std::string_view value) {
+    h.fields_.reserve(h.fields_.size() + 1);
+    Headers::Field f = h.own(name, value);
+    h.erase(name);
+    h.fields_.push_back(f);
+  }
 };
 
 struct RequestAccess {

@@ -7,9 +7,12 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <stdexcept>
 #include <string>
 
 #include <goro/core/blocking.hpp>
+
+#include "internal.hpp"
 
 namespace goro::http {
 
@@ -67,14 +70,32 @@ void new_request_id(Request& req) {
 }  // namespace
 
 Middleware request_id(std::string_view header) {
-  return [header = std::string(header)](Request& req, Response& res, const Next& next) {
+  // The name is checked here, once, and every id is a token (is_token_id, or made of hex
+  // digits, '-' and digits), so the response field skips Headers::set's per-character
+  // checks (~160 instructions of a ~6,000-instruction request). A name that is not a
+  // token, or is Content-Length, takes Response::header as before (which throws or
+  // treats it specially).
+  bool checked = !iequals(header, "Content-Length");
+  if (checked) {
+    try {
+      Headers probe;
+      probe.add(header, "");
+    } catch (const std::invalid_argument&) {
+      checked = false;
+    }
+  }
+  return [header = std::string(header), checked](Request& req, Response& res, const Next& next) {
     std::string_view theirs = req.header(header);
     if (is_token_id(theirs)) {
       req.set_id(theirs);
     } else {
       new_request_id(req);
     }
-    res.header(header, req.id());
+    if (!checked) {
+      res.header(header, req.id());
+    } else if (!res.committed()) {
+      detail::HeadersAccess::set_checked(res.headers(), header, req.id());
+    }
     next();
   };
 }

@@ -252,6 +252,24 @@ TEST(Middleware, RequestIdGeneratedOrPassedThrough) {
   EXPECT_FALSE(bad.body().empty());
 }
 
+TEST(Middleware, RequestIdUnderAnotherNameReplacesAnEarlierField) {
+  http::Router r;
+  // An earlier middleware set the field already: request_id leaves exactly one, its own.
+  r.use([](http::Request&, http::Response& res, const http::Next& next) {
+    res.header("trace-id", "old");
+    next();
+  });
+  r.use(http::request_id("Trace-Id"));
+  r.get("/", [](const http::Request& req, http::Response& res) { res.text(std::string(req.id())); });
+  http::Response a = call(r, "GET", "/", {{"Trace-Id", "t-1"}});
+  EXPECT_EQ(a.body(), "t-1");
+  EXPECT_THAT(a.headers().get_all("TRACE-ID"), ElementsAre("t-1"));
+  http::Response b = call(r, "GET", "/");
+  ASSERT_EQ(b.headers().get_all("trace-id").size(), 1u);
+  EXPECT_EQ(b.headers().get("Trace-Id"), b.body());
+  EXPECT_NE(b.body(), "old");
+}
+
 TEST(Middleware, RecovererAnswers500AndLogs) {
   http::Router r;
   std::vector<std::string> lines;
