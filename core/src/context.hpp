@@ -23,26 +23,12 @@
 #pragma once
 
 #include <goro/core/detail/lock.hpp>
+#include <goro/core/detail/sanitizers.hpp>
 
 #include <cxxabi.h>
 
 #include <cstddef>
 #include <cstring>
-
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define GORO_ASAN 1
-#endif
-#if __has_feature(thread_sanitizer)
-#define GORO_TSAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) && !defined(GORO_ASAN)
-#define GORO_ASAN 1
-#endif
-#if defined(__SANITIZE_THREAD__) && !defined(GORO_TSAN)
-#define GORO_TSAN 1
-#endif
 
 #if GORO_ASAN
 #include <sanitizer/asan_interface.h>

@@ -1,6 +1,7 @@
 // lock.cpp — the slow paths of detail::Lock (see goro/core/detail/lock.hpp) and the
 // futex(2) wrappers the runtime's thread sleeps are made of.
 #include <goro/core/detail/lock.hpp>
+#include <goro/core/detail/sanitizers.hpp>
 
 #include <linux/futex.h>
 #include <pthread.h>
@@ -12,7 +13,6 @@
 #include <cerrno>
 #include <chrono>
 
-#include "context.hpp"  // GORO_TSAN
 #include "futex.hpp"
 #include "note.hpp"
 

@@ -6,10 +6,11 @@
 // every ambiguous framing (request smuggling) and bounding what a slow or hostile client
 // can hold.
 //
-// Buffers. One read buffer per exchange (4 KiB, grown up to the head limit when a head
+// Buffers. One read buffer per exchange (8 KiB, grown up to the head limit when a head
 // needs it); a connection holds an exchange (exchange.hpp) from the first byte of a
-// request until it waits for the next one with nothing buffered. A request head is read until the head scanner (head_scan.hpp) has seen
-// all of it, then parsed by llhttp in one go; the Request's method, target and header
+// request until it waits for the next one with nothing buffered. A request head is read
+// until the head scanner (head_scan.hpp) has seen all of it, then parsed by llhttp in
+// one go; the Request's method, target and header
 // views point straight into the buffer, so a request costs no allocation. While the
 // handler runs, the head stays where it is: body bytes are read into the space after
 // it (the "body window"), which is reused once its bytes have been handed out. Between
@@ -231,7 +232,7 @@ void Connection::run() noexcept {
   close_connection();
   if (x_ != nullptr) {
     x_->parser.reset();  // it may have seen "Connection: close", or an error
-    s_->exchanges.put(std::move(x_));
+    give_back_exchange();
   }
   s_->remove_conn(&entry_);
 }
@@ -256,10 +257,9 @@ void Connection::enter_active() noexcept {
 
 void Connection::take_exchange() {
   x_ = s_->exchanges.get();
+  // What is this connection's in a Request and Response; the server's context is set by
+  // read_head, per request.
   RequestAccess::set_addresses(x_->req, remote_, local_);
-  // A copy of a Context is two atomic reference count updates: only when it differs
-  // (a pooled exchange of this server already has it).
-  if (!(x_->req.context() == s_->base.ctx)) x_->req.set_context(s_->base.ctx);
   ResponseAccess::attach(x_->res, this);
 }
 
@@ -407,6 +407,8 @@ Connection::HeadResult Connection::read_head() {
   head_end_ = head_start + head_len;
 
   RequestAccess::reset(x_->req);
+  // Compared first: a Context copy is two reference-count updates (atomic), and a pooled
+  // exchange of this server holds the context already.
   if (!(x_->req.context() == s_->base.ctx)) x_->req.set_context(s_->base.ctx);
   RequestAccess::set_source(x_->req, this);
   ResponseAccess::reset(x_->res);

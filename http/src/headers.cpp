@@ -32,9 +32,7 @@ constexpr FieldBytes kFieldBytes;
 
 // What add() and set() refuse (see headers.hpp): a field that would not stay one field.
 void check_field(std::string_view name, std::string_view value) {
-  unsigned char all = FieldBytes::kTchar;
-  for (char c : name) all &= kFieldBytes.cls[static_cast<unsigned char>(c)];
-  if (name.empty() || all == 0) throw std::invalid_argument("goro::http::Headers: a field name must be a token");
+  if (!detail::is_field_name(name)) throw std::invalid_argument("goro::http::Headers: a field name must be a token");
   unsigned char any = 0;
   for (char c : value) any |= kFieldBytes.cls[static_cast<unsigned char>(c)];
   if ((any & FieldBytes::kBadInValue) != 0) {
@@ -43,6 +41,12 @@ void check_field(std::string_view name, std::string_view value) {
   }
 }
 }  // namespace
+
+bool detail::is_field_name(std::string_view name) noexcept {
+  unsigned char all = FieldBytes::kTchar;
+  for (char c : name) all &= kFieldBytes.cls[static_cast<unsigned char>(c)];
+  return !name.empty() && all != 0;
+}
 
 bool detail::iequals_n(const char* a, const char* b, std::size_t n) noexcept {
   for (std::size_t i = 0; i < n; ++i) {
@@ -121,6 +125,11 @@ void Headers::add(std::string_view name, std::string_view value) {
 
 void Headers::set(std::string_view name, std::string_view value) {
   check_field(name, value);
+  set_unchecked(name, value);
+}
+
+void Headers::set_unchecked(std::string_view name, std::string_view value) {
+  fields_.reserve(fields_.size() + 1);  // so that own() cannot leak a block if this throws
   Field f = own(name, value);  // before erase: value may point into a field being erased
   erase(name);
   fields_.push_back(f);

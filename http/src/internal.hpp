@@ -25,12 +25,12 @@ struct HeadersAccess {
   // Headers::set without its character checks, for a name and value the caller has
   // already checked (the request_id middleware: its name once, its values are tokens).
   static void set_checked(Headers& h, std::string_view name, std::string_view value) {
-    h.fields_.reserve(h.fields_.size() + 1);
-    Headers::Field f = h.own(name, value);
-    h.erase(name);
-    h.fields_.push_back(f);
+    h.set_unchecked(name, value);
   }
 };
+
+// Whether name is a field name Headers accepts (an RFC 9110 token).
+bool is_field_name(std::string_view name) noexcept;
 
 struct RequestAccess {
   static void reset(Request& r) noexcept { r.reset(); }

@@ -3,6 +3,7 @@
 #include "fd.hpp"
 
 #include <goro/core/detail/park.hpp>
+#include <goro/core/detail/sanitizers.hpp>
 #include <goro/core/runtime.hpp>
 #include <goro/net/error.hpp>
 
@@ -256,17 +257,7 @@ namespace {
 // threads, and syscall(3) is not a cancellation point. Under ThreadSanitizer the libc
 // calls stay: its interceptors are what tell it that bytes written to a socket on one
 // thread happen before their read on another.
-#if defined(__SANITIZE_THREAD__)
-constexpr bool kTsan = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr bool kTsan = true;
-#else
-constexpr bool kTsan = false;
-#endif
-#else
-constexpr bool kTsan = false;
-#endif
+constexpr bool kTsan = GORO_TSAN;
 
 ssize_t sys_recvmsg(int fd, struct msghdr* msg, int flags) noexcept {
   if constexpr (kTsan) return ::recvmsg(fd, msg, flags);
@@ -313,6 +304,16 @@ ssize_t recv_inq(int fd, void* buf, std::size_t len, int* left) noexcept {
 
 }  // namespace
 
+PollErr Fd::read_prelude(bool* waited) noexcept {
+  const bool quiet = rquiet_;
+  rquiet_ = false;
+  *waited = false;
+  if (PollErr e = poll_reset(pd_, kRead); e != PollErr::kNone) return e;
+  if (!quiet) return PollErr::kNone;
+  *waited = true;
+  return poll_wait_quiet(pd_, rquiet_edges_);
+}
+
 std::size_t Fd::read(void* buf, std::size_t len, std::error_code& ec) noexcept {
   if (!mu_.rwlock(true)) {
     ec = Errc::kClosed;
@@ -327,13 +328,9 @@ std::size_t Fd::read(void* buf, std::size_t len, std::error_code& ec) noexcept {
   // edge that the poller takes after our snapshot of poll_read_edges. So after such a
   // read the next one waits first (poll_wait_quiet) and saves the read that would
   // return EAGAIN: two system calls per message in a request/response loop, not three.
-  bool quiet = rquiet_;
-  rquiet_ = false;
-  if (PollErr e = poll_reset(pd_, kRead); e != PollErr::kNone) {
+  bool waited;
+  if (PollErr e = read_prelude(&waited); e != PollErr::kNone) {
     ec = poll_error(e);
-  } else if (PollErr e2 = quiet ? poll_wait_quiet(pd_, rquiet_edges_) : PollErr::kNone;
-             e2 != PollErr::kNone) {
-    ec = poll_error(e2);
   } else {
     for (;;) {
       ssize_t n;
@@ -377,17 +374,12 @@ void Fd::wait_read(std::error_code& ec) noexcept {
     return;
   }
   ec.clear();
-  // As read(): after a read that TCP_INQ showed to leave the socket empty, wait for the
-  // next edge at once; else ask the socket (a 1-byte peek) and wait only on EAGAIN.
-  bool quiet = rquiet_;
-  rquiet_ = false;
-  if (PollErr e = poll_reset(pd_, kRead); e != PollErr::kNone) {
+  // As read(): after a read that TCP_INQ showed to leave the socket empty, the prelude
+  // waits for the next edge; else ask the socket (a 1-byte peek) and wait only on EAGAIN.
+  bool waited;
+  if (PollErr e = read_prelude(&waited); e != PollErr::kNone) {
     ec = poll_error(e);
-  } else if (quiet) {
-    if (PollErr e2 = poll_wait_quiet(pd_, rquiet_edges_); e2 != PollErr::kNone) {
-      ec = poll_error(e2);
-    }
-  } else {
+  } else if (!waited) {
     for (;;) {
       char c;
       if (::recv(sysfd_, &c, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) break;  // bytes or EOF

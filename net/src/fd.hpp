@@ -128,6 +128,10 @@ class Fd {
     if (last) destroy();
   }
   void wait_destroyed() noexcept;
+  // The start of read() and wait_read(), under the read lock: drops a stale readiness
+  // notice and, if the last read left the socket empty (rquiet_), waits for the next
+  // edge first (*waited = true). An error from the poller ends the operation.
+  PollErr read_prelude(bool* waited) noexcept;
   // After a system call on the descriptor failed (errno set): true to try it again —
   // EINTR, or EAGAIN once the poller says the descriptor is ready (the goroutine parks
   // meanwhile); false with ec set (the errno, or closed / deadline from the poller).

@@ -53,12 +53,12 @@
 // registered once, when the socket is made, with register_internal_descriptor (the
 // read op: EPOLLIN|EPOLLERR|EPOLLHUP|EPOLLPRI|EPOLLET), and the write op is queued with
 // start_op (which adds EPOLLOUT) when a write first has to wait: a socket whose writes
-// never wait then reports EPOLLIN alone, and each edge runs one op, not two. Asio's descriptor_state::
-// perform_io calls the op's perform function on every edge, under the descriptor's
-// mutex; ours runs Go's netpollunblock, calls netpoll_ready for the parked goroutine and
-// returns not_done, so the op stays queued for the next edge and nothing is ever
-// completed, posted or allocated: an operation that must wait costs two CASes on the
-// slot and no system call besides its own; readiness costs one CAS plus Asio's
+// never wait then reports EPOLLIN alone, and each edge runs one op, not two. Asio's
+// descriptor_state::perform_io calls the op's perform function on every edge, under the
+// descriptor's mutex; ours runs Go's netpollunblock, calls netpoll_ready for the parked
+// goroutine and returns not_done, so the op stays queued for the next edge and nothing
+// is ever completed, posted or allocated: an operation that must wait costs two CASes
+// on the slot and no system call besides its own; readiness costs one CAS plus Asio's
 // uncontended descriptor mutex. In the echo benchmark (loadtest/compare.sh tcp) the
 // server spends ~92% of its CPU in the kernel, ~1.5% in goro::net and ~0.7% in Asio.
 // Closing is deregister_internal_descriptor (EPOLL_CTL_DEL; the ops are unlinked and

@@ -17,11 +17,12 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "debug.hpp"  // g_randomize: the runtime's randomized mode
 
 using namespace std::chrono_literals;
 namespace fs = goro::fs;
@@ -511,9 +512,7 @@ TEST_F(FsTest, ManyGoroutinesDoFileIoWithOnePWhileATickerRuns) {
     // to the tail of the local queue instead of runnext, as Go's race mode does: the
     // ticker then waits behind the workers, each of which may run a whole slice of short
     // file calls (10 ms), so only a stall-sized bound holds there.
-    const char* dbg = std::getenv("GORO_DEBUG");
-    const bool randomized = dbg != nullptr && std::strstr(dbg, "randomize=1") != nullptr;
-    const std::int64_t bound = randomized ? 1'000'000'000 : 100'000'000;
+    const std::int64_t bound = goro::detail::g_randomize ? 1'000'000'000 : 100'000'000;
     EXPECT_LT(ticker.worst_ns, bound) << "max lateness " << ticker.worst_ns / 1e6 << " ms";
   });
 }

@@ -87,6 +87,8 @@ class Headers {
   friend struct detail::HeadersAccess;
   // Copies name and value into owned memory and returns views on it.
   Field own(std::string_view name, std::string_view value);
+  // set() after its checks (also for callers that checked already: HeadersAccess).
+  void set_unchecked(std::string_view name, std::string_view value);
 
   std::vector<Field> fields_;
   // The bytes of add()/set() fields: packed into chunks of kChunk bytes (the first one is
