@@ -71,6 +71,14 @@ constexpr auto kIdleLinger = std::chrono::milliseconds(100);
 constexpr std::size_t kLingerMax = 256 * 1024;
 
 // "HTTP/1.1 <code> <reason>\r\n", from the table for the usual codes.
+// "Date: <now>\r\n".
+void put_date_line(OutWriter& w) {
+  w.put("Date: ");
+  write_http_date(w.room(kHttpDateSize));
+  w.advance(kHttpDateSize);
+  w.put("\r\n");
+}
+
 void put_status_line(OutWriter& w, int status) {
   std::string_view line = status_line(status);
   if (!line.empty()) {
@@ -777,17 +785,8 @@ void Connection::write_head(bool streaming) {
 
   OutWriter w(x_->out);
   put_status_line(w, status);
-  if (!opts_.server_name.empty() && !has_server) {
-    w.put("Server: ");
-    w.put(opts_.server_name);
-    w.put("\r\n");
-  }
-  if (!has_date) {
-    w.put("Date: ");
-    write_http_date(w.room(kHttpDateSize));
-    w.advance(kHttpDateSize);
-    w.put("\r\n");
-  }
+  if (!has_server) w.put(s_->server_line);
+  if (!has_date) put_date_line(w);
   for (const auto& f : h) {
     // The server owns the connection's framing: these three are never copied (a
     // Content-Length put into headers() by hand would be a second, maybe different, one).
@@ -910,15 +909,9 @@ void Connection::reject(int status, const char* reason) {
   body += '\n';
   OutWriter w(x_->out);
   put_status_line(w, status);
-  if (!opts_.server_name.empty()) {
-    w.put("Server: ");
-    w.put(opts_.server_name);
-    w.put("\r\n");
-  }
-  w.put("Date: ");
-  write_http_date(w.room(kHttpDateSize));
-  w.advance(kHttpDateSize);
-  w.put("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+  w.put(s_->server_line);
+  put_date_line(w);
+  w.put("Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
   w.put_uint(body.size());
   w.put("\r\nConnection: close\r\n\r\n");
   w.put(body);

@@ -30,8 +30,9 @@ class OutWriter {
   OutWriter(const OutWriter&) = delete;
   OutWriter& operator=(const OutWriter&) = delete;
 
-  void put(std::string_view s) {
-    if (s.size() > kCap - n_) {
+  // Inlined: most pieces are literals, whose copy then compiles to a few moves.
+  [[gnu::always_inline]] void put(std::string_view s) {
+    if (s.size() > kCap - n_) [[unlikely]] {
       spill(s);
       return;
     }
@@ -62,7 +63,7 @@ class OutWriter {
  private:
   static constexpr std::size_t kCap = 512;
 
-  void spill(std::string_view s) {
+  [[gnu::noinline]] void spill(std::string_view s) {
     done();
     if (s.size() > kCap) {
       out_.append(s);

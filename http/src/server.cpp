@@ -77,7 +77,10 @@ void Server::State::remove_conn(detail::ConnEntry* e) {
 
 Server::Server() : Server(ServerOptions{}) {}
 
-Server::Server(ServerOptions opts) : s_(std::make_shared<State>()) { s_->opts = std::move(opts); }
+Server::Server(ServerOptions opts) : s_(std::make_shared<State>()) {
+  s_->opts = std::move(opts);
+  if (!s_->opts.server_name.empty()) s_->server_line = "Server: " + s_->opts.server_name + "\r\n";
+}
 
 Server::Server(Server&&) noexcept = default;
 Server& Server::operator=(Server&&) noexcept = default;
