@@ -86,6 +86,7 @@
 #include "sched.hpp"
 
 #include <goro/core/detail/netpoll.hpp>
+#include <goro/core/detail/proc_pin.hpp>
 
 #include <cxxabi.h>
 #include <pthread.h>
@@ -1486,6 +1487,13 @@ int run_main(const Config& cfg, std::size_t size, std::size_t align, GEntry entr
 G* current_g() noexcept {
   M* m = current_m();
   return m != nullptr ? m->curg : nullptr;
+}
+
+// goro/core/detail/proc_pin.hpp.
+int proc_index() noexcept {
+  M* m = GORO_CUR_M();
+  if (m == nullptr || m->curg == nullptr || m->p == nullptr) return -1;
+  return m->p->id;
 }
 
 void park(UnlockFn unlock_fn, void* arg, WaitReason reason) noexcept {
