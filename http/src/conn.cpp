@@ -185,7 +185,6 @@ class Connection final : public ResponseSink, public BodySource {
   // The exchange's state (exchange.hpp): null only while waiting idle (fill) or after
   // a failure to get one.
   std::unique_ptr<Exchange> x_;
-  net::Address remote_, local_;  // copied into each exchange's Request
 
   // Read buffer (x_->buf): [rpos_, wpos_) holds bytes not yet consumed.
   std::size_t rpos_ = 0;
@@ -214,6 +213,10 @@ class Connection final : public ResponseSink, public BodySource {
   Duration linger_ = Duration::zero();  // linger before closing even with nothing unread
   Deadline rd_;
   Deadline wd_;
+
+  // Read through each exchange's Request (set_addresses), only when a handler asks:
+  // last, away from what every request touches.
+  net::Address remote_, local_;
 };
 
 // --- entry points ------------------------------------------------------------------------------
@@ -783,7 +786,7 @@ void Connection::write_head(bool streaming) {
     if (cl && *cl - std::min<std::uint64_t>(*cl, x_->parser.body_bytes()) > kDrainMax) close_after_ = true;
   }
 
-  OutWriter w(x_->out);
+  OutWriter w(x_->out, x_->head_scratch);
   put_status_line(w, status);
   if (!has_server) w.put(s_->server_line);
   if (!has_date) put_date_line(w);
@@ -907,7 +910,7 @@ void Connection::reject(int status, const char* reason) {
   body += ": ";
   body += reason;
   body += '\n';
-  OutWriter w(x_->out);
+  OutWriter w(x_->out, x_->head_scratch);
   put_status_line(w, status);
   w.put(s_->server_line);
   put_date_line(w);

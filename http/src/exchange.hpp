@@ -38,6 +38,7 @@
 #include <string>
 #include <utility>
 
+#include "out_writer.hpp"
 #include "parser.hpp"
 
 namespace goro::http::detail {
@@ -63,6 +64,7 @@ struct Exchange {
   Response res;
   Headers trailers;
   std::string out;  // response bytes not yet written
+  char head_scratch[OutWriter::kCap];  // a response head is gathered here (out_writer.hpp)
   Exchange* next_free = nullptr;  // guarded by ExchangePool's lock while pooled
 };
 

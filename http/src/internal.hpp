@@ -46,9 +46,11 @@ struct RequestAccess {
     r.chunked_ = chunked;
     r.content_length_ = len;
   }
-  static void set_addresses(Request& r, const net::Address& remote, const net::Address& local) {
-    r.remote_ = remote;
-    r.local_ = local;
+  // remote and local must outlive the request (a connection's own).
+  static void set_addresses(Request& r, const net::Address& remote,
+                            const net::Address& local) noexcept {
+    r.remote_ = &remote;
+    r.local_ = &local;
   }
   static void set_source(Request& r, BodySource* s) noexcept { r.source_ = s; }
   static Headers& headers(Request& r) noexcept { return r.headers_; }

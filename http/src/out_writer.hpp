@@ -3,9 +3,11 @@
 //
 // A response head is ~10-20 short pieces (status line, "Server: ", the name, CRLF, ...).
 // Appending each to the std::string costs a call, a capacity check and a size update per
-// piece; with the pieces copied into a local buffer (a fixed-size memcpy for literals,
+// piece; with the pieces copied into a scratch buffer (a fixed-size memcpy for literals,
 // which the compiler inlines) and the buffer appended once, a small head costs one string
-// append. Pieces that do not fit go straight to the string, so any head works.
+// append. Pieces that do not fit go straight to the string, so any head works. The
+// scratch buffer is the caller's: the server passes one in its pooled exchange, warm in
+// cache, rather than a stack array in each connection's own (cold) stack.
 //
 // status_line() gives the whole "HTTP/1.1 200 OK\r\n" line from a table built once,
 // instead of formatting the code and looking up the reason phrase per response.
@@ -26,7 +28,10 @@ std::string_view status_line(int status);
 
 class OutWriter {
  public:
-  explicit OutWriter(std::string& out) noexcept : out_(out) {}
+  static constexpr std::size_t kCap = 512;  // bytes of scratch
+
+  // scratch: kCap bytes, used until done().
+  OutWriter(std::string& out, char* scratch) noexcept : out_(out), buf_(scratch) {}
   OutWriter(const OutWriter&) = delete;
   OutWriter& operator=(const OutWriter&) = delete;
 
@@ -61,8 +66,6 @@ class OutWriter {
   }
 
  private:
-  static constexpr std::size_t kCap = 512;
-
   [[gnu::noinline]] void spill(std::string_view s) {
     done();
     if (s.size() > kCap) {
@@ -74,8 +77,8 @@ class OutWriter {
   }
 
   std::string& out_;
+  char* buf_;
   std::size_t n_ = 0;
-  char buf_[kCap];
 };
 
 }  // namespace goro::http::detail

@@ -58,7 +58,7 @@ class FdMutex {
   goro::detail::Sema wsema_;
 };
 
-class Fd {
+class alignas(64) Fd {
  public:
   // Takes ownership of sysfd (non-blocking, close-on-exec) and registers it with the
   // poller. On failure the descriptor is closed and ec set; the Fd must then be deleted.
@@ -115,7 +115,6 @@ class Fd {
 
   bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
 
-  Address remote;  // set once by whoever made the Fd (accept, dial)
 
  private:
   ~Fd() = default;  // via release() only
@@ -137,22 +136,28 @@ class Fd {
   // meanwhile); false with ec set (the errno, or closed / deadline from the poller).
   bool retry(PollMode mode, std::error_code& ec) noexcept;
 
-  FdMutex mu_;
-  // References to this object (not to the descriptor: that is mu_'s): the owner's, plus
-  // one per close() in progress. atomic: relaxed increments, acq_rel decrements.
-  std::atomic<int> life_{1};
+  // Laid out by temperature: a read or write touches the first cache line only (the
+  // descriptor, the quiet-read state, the poll descriptor, the mutex's state word).
   int sysfd_ = -1;
-  PollDesc* pd_ = nullptr;
-  std::atomic<bool> closed_{false};  // mirror of the mutex's closed bit, for closed()
   bool inq_ = false;  // TCP_INQ is on; written by enable_inq before the Fd is shared
   // The last read() left the socket empty (TCP_INQ said 0) and had loaded rquiet_edges_
   // (poll_read_edges) before its system call: the next read() may wait first. Guarded by
   // the read lock (mu_.rwlock(true)).
   bool rquiet_ = false;
+  std::atomic<bool> closed_{false};  // mirror of the mutex's closed bit, for closed()
   std::uint32_t rquiet_edges_ = 0;
+  // References to this object (not to the descriptor: that is mu_'s): the owner's, plus
+  // one per close() in progress. atomic: relaxed increments, acq_rel decrements.
+  std::atomic<int> life_{1};
+  PollDesc* pd_ = nullptr;
   // The goroutine waiting in close() for destroy(), or kDestroyed (Go: fd.csema).
   // atomic: exchanged by destroy(), CASed by the waiter's park commit.
   std::atomic<std::uintptr_t> close_waiter_{0};
+  FdMutex mu_;  // its state word first (offset 32), its semaphores after
+
+ public:
+  // Set once by whoever made the Fd (accept, dial). Declared last: cold.
+  Address remote;
 };
 
 // A kernel socket address as an Address; an IPv4-mapped IPv6 address (what a dual-stack

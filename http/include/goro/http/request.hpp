@@ -131,8 +131,8 @@ class Request {
   // without "Connection: close", or HTTP/1.0 with "Connection: keep-alive").
   bool keep_alive() const noexcept { return keep_alive_; }
 
-  const net::Address& remote_address() const noexcept { return remote_; }
-  const net::Address& local_address() const noexcept { return local_; }
+  const net::Address& remote_address() const noexcept { return *remote_; }
+  const net::Address& local_address() const noexcept { return *local_; }
 
   // The declared body: Content-Length, or chunked (content_length() empty). Neither: no body.
   std::optional<std::uint64_t> content_length() const noexcept { return content_length_; }
@@ -167,6 +167,8 @@ class Request {
   void reset() noexcept;
 
   std::string_view method_ = "GET";
+  static inline const net::Address kNoAddress{};
+
   std::string_view target_ = "/";
   std::string_view path_ = "/";
   std::string_view query_;
@@ -177,8 +179,9 @@ class Request {
   std::optional<std::uint64_t> content_length_;
   Headers headers_;
   Params params_;
-  net::Address remote_;
-  net::Address local_;
+  // The connection's addresses (it outlives the request), or an empty one.
+  const net::Address* remote_ = &kNoAddress;
+  const net::Address* local_ = &kNoAddress;
   Context ctx_;
   std::string id_;
 
