@@ -1,11 +1,26 @@
 // goro/core/detail/lock.hpp — the runtime's own mutex (Go's runtime.mutex).
 //
-// A futex word with three states (Drepper, "Futexes are tricky"): 0 unlocked, 1 locked,
-// 2 locked with sleepers. It spins briefly, then sleeps the *thread* in futex(2). It is
-// held only for short critical sections that never park a goroutine in between, except
-// across park()'s switch: a goroutine may park holding a Lock that the post-switch
-// unlock function (running on the same thread) then releases. Unlike std::mutex it may
-// be released by another goroutine than the one that took it, which is what park needs.
+// A futex word; taking it is a CAS 0 -> 1, after a brief spin the *thread* sleeps in
+// futex(2). It is held only for short critical sections that never park a goroutine in
+// between, except across park()'s switch: a goroutine may park holding a Lock that the
+// post-switch unlock function (running on the same thread) then releases. Unlike
+// std::mutex it may be released by another goroutine than the one that took it, which
+// is what park needs.
+//
+// Releasing it is a plain store where the kernel offers membarrier(2) (g_lock_asym), and
+// otherwise an exchange (Drepper, "Futexes are tricky": 0 unlocked, 1 locked, 2 locked
+// with sleepers). The exchange is a locked instruction on every release (~7 ns on
+// x86-64, as much as the CAS that took the lock), there only to learn whether someone
+// sleeps. In the plain form a thread about to sleep counts itself in sleepers_, and the
+// first of a group of sleepers runs membarrier(2), which makes every running thread of
+// the process execute a full fence; a release stores 0, then reads sleepers_ (only a
+// compiler barrier between). Dekker's pattern, as in syscall.cpp's exit: either the
+// sleeper's CAS or futex check sees the 0, or the releaser sees the count and wakes one
+// sleeper (later sleepers of the group are covered by the first one's release, whose
+// RMW on the count orders it after theirs). A channel message, a lock round trip on each
+// side, then costs two locked instructions instead of four. Sleeps come after ~10-20 us
+// of spinning (lock.cpp) and are bounded, so a wake-up lost to a bug costs time, not a
+// hang.
 #pragma once
 
 #include <atomic>
@@ -41,6 +56,11 @@ ThreadRt* this_thread_rt() noexcept;
 #endif
 // Gets a P back for a goroutine whose P was handed off by the backstop.
 void reattach() noexcept;
+
+// Whether Locks release with a plain store (see the top). Set once during static
+// initialization (lock.cpp), while only one thread runs, and never changed after; false
+// under TSan, which does not model membarrier(2), and where the kernel refuses it.
+extern bool g_lock_asym;
 
 class Lock {
  public:
@@ -83,8 +103,14 @@ class Lock {
     return false;
   }
   void unlock() noexcept {
-    // release: publishes the critical section to the next holder (pairs with lock()).
-    if (state_.exchange(0, std::memory_order_release) == 2) {
+    if (g_lock_asym) {
+      // release: publishes the critical section to the next holder (pairs with lock()).
+      state_.store(0, std::memory_order_release);
+      // Store, then load, with only a compiler barrier between: a sleeper's membarrier
+      // orders them (see the top). relaxed: the count is a hint for the wake-up alone.
+      std::atomic_signal_fence(std::memory_order_seq_cst);
+      if (sleepers_.load(std::memory_order_relaxed) != 0) wake_one();
+    } else if (state_.exchange(0, std::memory_order_release) == 2) {  // release: as above
       wake_one();
     }
     std::atomic_signal_fence(std::memory_order_seq_cst);
@@ -96,7 +122,11 @@ class Lock {
   void lock_after_reattach() noexcept;      // out of line: reattach, then lock
   bool try_lock_after_reattach() noexcept;  // out of line: reattach, then try
   void wake_one() noexcept;
+  // atomic futex word: 0 unlocked, 1 locked, 2 locked with sleepers.
   std::atomic<std::uint32_t> state_{0};
+  // atomic: threads sleeping or about to sleep on state_ (plain-release form only);
+  // changed by lock_slow's RMWs, read by unlock after its store (see the top).
+  std::atomic<std::uint32_t> sleepers_{0};
 };
 
 }  // namespace goro::detail
