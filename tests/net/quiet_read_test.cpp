@@ -325,14 +325,23 @@ TEST(WaitReadable, DeadlineAndCloseEndTheWait) {
     p.client.set_read_deadline(net::kNoDeadline);
     // A close from another goroutine wakes it with kClosed.
     goro::Chan<std::error_code> got(1);
-    goro::go([&p, got]() mutable {
-      std::error_code e;
-      p.client.wait_readable(e);
-      got.send(e);
+    goro::WaitGroup wg;
+    wg.add(1);
+    goro::go([&p, &wg, got]() mutable {
+      {
+        // Our reference to the channel goes before done(): main waits for done(), so
+        // nothing of this goroutine is left when run() returns (LeakSanitizer).
+        goro::Chan<std::error_code> c = std::move(got);
+        std::error_code e;
+        p.client.wait_readable(e);
+        c.send(e);
+      }
+      wg.done();
     });
     goro::sleep(30ms);
     p.client.close();
     EXPECT_EQ(*got.recv(), net::Errc::kClosed);
+    wg.wait();
     p.client.wait_readable(ec);
     EXPECT_EQ(ec, net::Errc::kClosed);
     net::Conn none;
