@@ -169,11 +169,17 @@ void client_death() {
     goro::Chan<std::error_code> backend_end(1);
     goro::go([&] {
       std::error_code ec;
-      net::Conn b = bl.accept(ec);
-      if (ec) return;
-      std::vector<char> chunk(64 * 1024, 's');
-      b.set_deadline(goro::Clock::now() + 10s);
-      for (int i = 0; i < 100000 && !ec; ++i) b.write(chunk.data(), chunk.size(), ec);
+      {
+        net::Conn b = bl.accept(ec);
+        if (!ec) {
+          std::vector<char> chunk(64 * 1024, 's');
+          b.set_deadline(goro::Clock::now() + 10s);
+          for (int i = 0; i < 100000 && !ec; ++i) b.write(chunk.data(), chunk.size(), ec);
+        }
+      }
+      // Sent once the connection and the buffer are gone: main may return from run()
+      // right after it receives, abandoning this goroutine (LeakSanitizer would report
+      // what it still held).
       backend_end.send(ec);
     });
     Proxy proxy(bl.local_address());
