@@ -4,7 +4,6 @@
 #include <goro/core/detail/sanitizers.hpp>
 
 #include <linux/futex.h>
-#include <linux/membarrier.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -15,6 +14,7 @@
 #include <chrono>
 
 #include "futex.hpp"
+#include "membarrier.hpp"
 #include "note.hpp"
 
 namespace goro::detail {
@@ -62,17 +62,6 @@ inline void cpu_relax() noexcept {
 
 namespace {
 
-bool membarrier_ok() noexcept {
-#if GORO_TSAN
-  return false;  // TSan does not model membarrier(2): keep its view of the lock exact
-#else
-  // Registration is per process and lasts (syscall.cpp registers again: harmless).
-  long cmds = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-  return cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 &&
-         ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-#endif
-}
-
 // With plain releases possible, a sleep on a Lock rechecks at least this often: a
 // wake-up the protocol lost (it should not) costs this much time instead of a hang.
 constexpr std::int64_t kAsymSleepNs = 10'000'000;
@@ -87,7 +76,7 @@ constexpr int kSpins = 1000;
 
 // Dynamic initialization of this translation unit: runs before main(), while only the
 // main thread exists, so no Lock has a sleeper when the form is chosen.
-bool g_lock_asym = membarrier_ok();
+bool g_lock_asym = membarrier_register();
 
 void Lock::lock_slow() noexcept {
   // Spin a while: runtime critical sections are a few dozen instructions, and a holder
@@ -108,8 +97,7 @@ void Lock::lock_slow() noexcept {
     // CAS below or reads the count and wakes one of us (see lock.hpp). The others need
     // not: the first one's release reads their counts (its RMWs order them). seq_cst:
     // the RMWs are full fences on every architecture, as the argument needs.
-    if (sleepers_.fetch_add(1, std::memory_order_seq_cst) == 0 &&
-        ::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+    if (sleepers_.fetch_add(1, std::memory_order_seq_cst) == 0 && !membarrier_all()) {
       std::atomic_thread_fence(std::memory_order_seq_cst);  // cannot fail once registered
     }
     for (;;) {

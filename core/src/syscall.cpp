@@ -43,14 +43,13 @@
 // once instead of waiting for sysmon.
 #include <goro/core/blocking.hpp>
 
-#include <linux/membarrier.h>
 #include <sched.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "debug.hpp"
 #include "g.hpp"
 #include "m.hpp"
+#include "membarrier.hpp"
 #include "p.hpp"
 #include "sched.hpp"
 #include "preempt.hpp"
@@ -221,14 +220,7 @@ void exit_syscall() noexcept { exit_syscall_impl(true); }
 void exit_syscall_noyield() noexcept { exit_syscall_impl(false); }
 
 void syscall_handshake_init() noexcept {
-#if defined(__SANITIZE_THREAD__)
-  g_asym = false;  // TSan does not model membarrier: keep its view of the fences exact
-#else
-  // Registration is per process and lasts; PRIVATE_EXPEDITED needs it first.
-  long cmds = ::syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
-  g_asym = cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 &&
-           ::syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-#endif
+  g_asym = g_lock_asym;  // membarrier registered (lock.cpp), not under TSan
 }
 
 bool syscall_take_begin(P* p) noexcept {
@@ -245,7 +237,7 @@ bool syscall_take_barrier() noexcept {
     std::atomic_thread_fence(std::memory_order_seq_cst);
     return true;
   }
-  if (::syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) return true;
+  if (membarrier_all()) return true;
   // It cannot fail once registered (only for bad arguments or without registration);
   // should it, take nothing this round and have the exits fence from now on: the next
   // take comes a sysmon round (20 us or more) later, long after any exit that was past

@@ -10,8 +10,8 @@
 // needs it); a connection holds an exchange (exchange.hpp) from the first byte of a
 // request until it waits for the next one with nothing buffered. A request head is read
 // until the head scanner (head_scan.hpp) has seen all of it, then parsed by llhttp in
-// one go; the Request's method, target and header
-// views point straight into the buffer, so a request costs no allocation. While the
+// one go; the Request's method, target and header views point straight into the buffer,
+// so a request costs no allocation. While the
 // handler runs, the head stays where it is: body bytes are read into the space after
 // it (the "body window"), which is reused once its bytes have been handed out. Between
 // requests, what is left (pipelined requests) moves to the front when room runs out.
@@ -70,7 +70,6 @@ constexpr auto kLingerTime = std::chrono::milliseconds(500);
 constexpr auto kIdleLinger = std::chrono::milliseconds(100);
 constexpr std::size_t kLingerMax = 256 * 1024;
 
-// "HTTP/1.1 <code> <reason>\r\n", from the table for the usual codes.
 // "Date: <now>\r\n".
 void put_date_line(OutWriter& w) {
   w.put("Date: ");
@@ -79,6 +78,7 @@ void put_date_line(OutWriter& w) {
   w.put("\r\n");
 }
 
+// "HTTP/1.1 <code> <reason>\r\n", from the table for the usual codes.
 void put_status_line(OutWriter& w, int status) {
   std::string_view line = status_line(status);
   if (!line.empty()) {
@@ -161,6 +161,7 @@ class Connection final : public ResponseSink, public BodySource {
   Fill fill(Clock::time_point deadline, Duration timeout, std::error_code& ec,
             bool idle_wait = false);
   bool make_room(std::size_t keep_from, std::size_t limit);
+  std::error_code parser_body_error() const noexcept;
   void arm_read(Clock::time_point want, Duration timeout);
   void arm_write();
   bool flush_out(std::string_view extra, std::error_code& ec);
@@ -211,6 +212,9 @@ class Connection final : public ResponseSink, public BodySource {
   bool broken_ = false;       // close at once: the stream is unusable
   bool first_request_ = true;
   Duration linger_ = Duration::zero();  // linger before closing even with nothing unread
+  // "Server: <opts_.server_name>\r\n", or "" without a name: built once per connection
+  // (serve_requests), copied into each response head in one piece.
+  std::string server_line_;
   Deadline rd_;
   Deadline wd_;
 
@@ -280,6 +284,7 @@ void Connection::give_back_exchange() noexcept {
 }
 
 void Connection::serve_requests() {
+  if (!opts_.server_name.empty()) server_line_ = "Server: " + opts_.server_name + "\r\n";
   remote_ = c_.remote_address();
   try {
     local_ = c_.local_address();
@@ -608,8 +613,7 @@ std::size_t Connection::read(void* dst, std::size_t n, std::error_code& ec) noex
           body_ = Body::kTrailers;
           break;
         case Parser::Status::kError:
-          body_err_ = x_->parser.error_status() == 413 ? make_error_code(Errc::kBodyTooLarge)
-                                                    : make_error_code(Errc::kMalformedBody);
+          body_err_ = parser_body_error();
           break;
       }
       continue;
@@ -630,6 +634,12 @@ std::size_t Connection::read(void* dst, std::size_t n, std::error_code& ec) noex
   }
 }
 
+// What a parser error in a body becomes for the handler reading it.
+std::error_code Connection::parser_body_error() const noexcept {
+  return x_->parser.error_status() == 413 ? make_error_code(Errc::kBodyTooLarge)
+                                          : make_error_code(Errc::kMalformedBody);
+}
+
 bool Connection::read_trailers() {
   HeadLimits limits{0, opts_.max_header_bytes, opts_.max_header_count};
   scan_.reset(false, limits);
@@ -639,8 +649,7 @@ bool Connection::read_trailers() {
     if (r == HeadScanner::Result::kComplete) {
       Parser::Result pr = x_->parser.execute(x_->buf.get() + start, scan_.end());
       if (pr.status != Parser::Status::kMessageEnd) {
-        body_err_ = x_->parser.error_status() == 413 ? make_error_code(Errc::kBodyTooLarge)
-                                                  : make_error_code(Errc::kMalformedBody);
+        body_err_ = parser_body_error();
         return false;
       }
       x_->parser.resume();
@@ -788,7 +797,7 @@ void Connection::write_head(bool streaming) {
 
   OutWriter w(x_->out, x_->head_scratch);
   put_status_line(w, status);
-  if (!has_server) w.put(s_->server_line);
+  if (!has_server) w.put(server_line_);
   if (!has_date) put_date_line(w);
   for (const auto& f : h) {
     // The server owns the connection's framing: these three are never copied (a
@@ -912,7 +921,7 @@ void Connection::reject(int status, const char* reason) {
   body += '\n';
   OutWriter w(x_->out, x_->head_scratch);
   put_status_line(w, status);
-  w.put(s_->server_line);
+  w.put(server_line_);
   put_date_line(w);
   w.put("Content-Type: text/plain; charset=utf-8\r\nContent-Length: ");
   w.put_uint(body.size());

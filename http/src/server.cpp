@@ -77,10 +77,7 @@ void Server::State::remove_conn(detail::ConnEntry* e) {
 
 Server::Server() : Server(ServerOptions{}) {}
 
-Server::Server(ServerOptions opts) : s_(std::make_shared<State>()) {
-  s_->opts = std::move(opts);
-  if (!s_->opts.server_name.empty()) s_->server_line = "Server: " + s_->opts.server_name + "\r\n";
-}
+Server::Server(ServerOptions opts) : s_(std::make_shared<State>()) { s_->opts = std::move(opts); }
 
 Server::Server(Server&&) noexcept = default;
 Server& Server::operator=(Server&&) noexcept = default;
@@ -119,6 +116,7 @@ std::size_t Server::active_connections() const noexcept {
   std::lock_guard<Mutex> hold(s_->mu);
   std::size_t n = 0;
   for (const detail::ConnEntry* e = s_->conns; e != nullptr; e = e->next) {
+    // relaxed: a snapshot; the list itself is guarded by mu.
     if (e->state.load(std::memory_order_relaxed) == detail::ConnEntry::kActive) ++n;
   }
   return n;

@@ -46,9 +46,6 @@ struct ConnEntry {
 
 struct Server::State {
   ServerOptions opts;
-  // "Server: <opts.server_name>\r\n", or "" without a name: set with opts, copied into
-  // every response head in one piece.
-  std::string server_line;
   Router router;
 
   // Cancelled when a shutdown gives up on the connections left (requests' context()).

@@ -20,6 +20,24 @@ using http::detail::ExchangePool;
 
 namespace {
 
+// Takes n exchanges, marks them, gives all back, takes n again: how many of those came
+// back from the pool (marked) rather than new.
+int kept_of(ExchangePool& pool, int n) {
+  std::vector<std::unique_ptr<Exchange>> xs;
+  for (int i = 0; i < n; ++i) {
+    xs.push_back(pool.get());
+    xs.back()->trailers.add("pooled", "yes");  // put() leaves trailers as they are
+  }
+  for (auto& x : xs) pool.put(std::move(x));
+  int marked = 0;
+  for (int i = 0; i < n; ++i) {
+    std::unique_ptr<Exchange> x = pool.get();
+    if (x->trailers.has("pooled")) ++marked;
+    xs[i] = std::move(x);
+  }
+  return marked;
+}
+
 TEST(ExchangePool, NewExchangesHaveTheInitialBuffers) {
   ExchangePool pool;
   std::unique_ptr<Exchange> x = pool.get();
@@ -48,20 +66,7 @@ TEST(ExchangePool, LastReturnedIsFirstTaken) {
 
 TEST(ExchangePool, KeepsAtMostMaxFree) {
   ExchangePool pool;
-  constexpr int kMany = ExchangePool::kMaxFree + 5;
-  std::vector<std::unique_ptr<Exchange>> xs;
-  for (int i = 0; i < kMany; ++i) {
-    xs.push_back(pool.get());
-    xs.back()->trailers.add("pooled", "yes");  // put() leaves trailers as they are
-  }
-  for (auto& x : xs) pool.put(std::move(x));
-  int marked = 0;
-  for (int i = 0; i < kMany; ++i) {
-    std::unique_ptr<Exchange> x = pool.get();
-    if (x->trailers.has("pooled")) ++marked;
-    xs[i] = std::move(x);
-  }
-  EXPECT_EQ(marked, ExchangePool::kMaxFree);
+  EXPECT_EQ(kept_of(pool, ExchangePool::kMaxFree + 5), ExchangePool::kMaxFree);
 }
 
 TEST(ExchangePool, GrownExchangesAreFreedNotPooled) {
@@ -106,20 +111,7 @@ TEST(ExchangePool, InAGoroutineLastReturnedIsStillFirstTaken) {
     EXPECT_EQ(third.get(), pa);
     delete pc;
     // One more than the list keeps: with one P, the slot holds the last of them.
-    constexpr int kMany = ExchangePool::kMaxFree + 5;
-    std::vector<std::unique_ptr<Exchange>> xs;
-    for (int i = 0; i < kMany; ++i) {
-      xs.push_back(pool.get());
-      xs.back()->trailers.add("pooled", "yes");
-    }
-    for (auto& x : xs) pool.put(std::move(x));
-    int marked = 0;
-    for (int i = 0; i < kMany; ++i) {
-      std::unique_ptr<Exchange> x = pool.get();
-      if (x->trailers.has("pooled")) ++marked;
-      xs[i] = std::move(x);
-    }
-    EXPECT_EQ(marked, ExchangePool::kMaxFree + 1);
+    EXPECT_EQ(kept_of(pool, ExchangePool::kMaxFree + 5), ExchangePool::kMaxFree + 1);
   });
 }
 

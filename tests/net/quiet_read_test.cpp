@@ -55,6 +55,29 @@ double ms_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
+// Runs fn in another goroutine after `delay` (none if zero); the destructor waits until
+// fn has returned. A test's helper goroutine uses the test's locals (a Conn it writes to
+// or closes, which may still be inside close() after the reader woke): they must outlive
+// it, and run() must not end with it abandoned (ASan reports what it still held).
+class Later {
+ public:
+  template <class F>
+  Later(std::chrono::milliseconds delay, F fn) {
+    done_.add(1);
+    goro::go([this, delay, fn]() mutable {
+      if (delay > std::chrono::milliseconds::zero()) goro::sleep(delay);
+      fn();
+      done_.done();
+    });
+  }
+  ~Later() { done_.wait(); }
+  Later(const Later&) = delete;
+  Later& operator=(const Later&) = delete;
+
+ private:
+  goro::WaitGroup done_;
+};
+
 TEST(QuietRead, AReadThatEmptiesTheSocketMakesTheNextWaitFirst) {
   goro::run([] {
     Pair p = make_pair();
@@ -77,10 +100,8 @@ TEST(QuietRead, DataWrittenLaterWakesTheReader) {
     Pair p = make_pair();
     for (int i = 0; i < 50; ++i) {
       std::string msg = "m" + std::to_string(i);
-      goro::go([&p, msg] {
-        if (msg.size() % 2 == 0) goro::sleep(1ms);  // sometimes before the park, sometimes after
-        p.server.write(msg);
-      });
+      // Sometimes before the park, sometimes after.
+      Later writer(msg.size() % 2 == 0 ? 1ms : 0ms, [&p, msg] { p.server.write(msg); });
       EXPECT_EQ(read_some(p.client), msg);
       EXPECT_TRUE(waits_first(p.client));
     }
@@ -98,8 +119,7 @@ TEST(QuietRead, DataAndFinQueuedTogetherEndInEof) {
   goro::run(cfg, [] {
     for (int i = 0; i < 50; ++i) {
       Pair p = make_pair();
-      goro::go([&p, i] {
-        goro::sleep(1ms);  // the reader is parked by now
+      Later writer(1ms, [&p, i] {  // the reader is parked by now
         p.server.write("last words");
         if (i % 2 == 0) {
           p.server.close();
@@ -128,10 +148,7 @@ TEST(QuietRead, FinAfterTheQuietReadEndsInEof) {
     p.server.write("x");
     EXPECT_EQ(read_some(p.client), "x");
     ASSERT_TRUE(waits_first(p.client));
-    goro::go([&p] {
-      goro::sleep(20ms);
-      p.server.shutdown_write();
-    });
+    Later closer(20ms, [&p] { p.server.shutdown_write(); });
     p.client.set_read_deadline(Clock::now() + 5s);
     char buf[8];
     std::error_code ec;
@@ -146,8 +163,7 @@ TEST(QuietRead, PeerResetWakesTheReaderWithAnError) {
     p.server.write("x");
     EXPECT_EQ(read_some(p.client), "x");
     ASSERT_TRUE(waits_first(p.client));
-    goro::go([&p] {
-      goro::sleep(20ms);
+    Later closer(20ms, [&p] {
       p.server.set_linger(true, 0s);  // close sends a reset
       p.server.close();
     });
@@ -189,20 +205,15 @@ TEST(QuietRead, CloseFromAnotherGoroutineWakesTheReader) {
     p.server.write("x");
     EXPECT_EQ(read_some(p.client), "x");
     ASSERT_TRUE(waits_first(p.client));
-    goro::WaitGroup closer;
-    closer.add(1);
-    goro::go([&p, &closer] {
-      goro::sleep(20ms);
-      p.client.close();
-      closer.done();
-    });
-    char buf[8];
-    std::error_code ec;
-    EXPECT_EQ(p.client.read(buf, sizeof buf, ec), 0u);
-    EXPECT_EQ(ec, net::Errc::kClosed) << ec.message();
-    // The closer may still be inside close() (it waits for our read to let go): p must
-    // outlive it, and run() must not end with it abandoned (ASan saw the Fd leak).
-    closer.wait();
+    {
+      // The closer may still be inside close() (it waits for our read to let go) when
+      // the read returns: Later's end waits for it (ASan saw the Fd leak without).
+      Later closer(20ms, [&p] { p.client.close(); });
+      char buf[8];
+      std::error_code ec;
+      EXPECT_EQ(p.client.read(buf, sizeof buf, ec), 0u);
+      EXPECT_EQ(ec, net::Errc::kClosed) << ec.message();
+    }
   });
 }
 
@@ -274,10 +285,7 @@ TEST(WaitReadable, ReturnsWhenDataArrivesAndConsumesNothing) {
     for (int round = 0; round < 2; ++round) {  // round 0: peek path; 1: after a quiet read
       EXPECT_EQ(waits_first(p.client), round == 1);
       auto t0 = Clock::now();
-      goro::go([&p] {
-        goro::sleep(50ms);
-        p.server.write("ping");
-      });
+      Later writer(50ms, [&p] { p.server.write("ping"); });
       std::error_code ec;
       p.client.wait_readable(ec);
       EXPECT_FALSE(ec) << ec.message();
@@ -299,10 +307,7 @@ TEST(WaitReadable, EndOfStreamIsReadableAndTheReadReportsIt) {
     Pair p = make_pair();
     p.server.write("last");
     EXPECT_EQ(read_some(p.client), "last");
-    goro::go([&p] {
-      goro::sleep(30ms);
-      p.server.close();
-    });
+    Later closer(30ms, [&p] { p.server.close(); });
     std::error_code ec;
     p.client.wait_readable(ec);
     EXPECT_FALSE(ec) << ec.message();
@@ -325,23 +330,16 @@ TEST(WaitReadable, DeadlineAndCloseEndTheWait) {
     p.client.set_read_deadline(net::kNoDeadline);
     // A close from another goroutine wakes it with kClosed.
     goro::Chan<std::error_code> got(1);
-    goro::WaitGroup wg;
-    wg.add(1);
-    goro::go([&p, &wg, got]() mutable {
-      {
-        // Our reference to the channel goes before done(): main waits for done(), so
-        // nothing of this goroutine is left when run() returns (LeakSanitizer).
-        goro::Chan<std::error_code> c = std::move(got);
+    {
+      Later waiter(0ms, [&p, &got] {
         std::error_code e;
         p.client.wait_readable(e);
-        c.send(e);
-      }
-      wg.done();
-    });
-    goro::sleep(30ms);
-    p.client.close();
-    EXPECT_EQ(*got.recv(), net::Errc::kClosed);
-    wg.wait();
+        got.send(e);
+      });
+      goro::sleep(30ms);
+      p.client.close();
+      EXPECT_EQ(*got.recv(), net::Errc::kClosed);
+    }
     p.client.wait_readable(ec);
     EXPECT_EQ(ec, net::Errc::kClosed);
     net::Conn none;

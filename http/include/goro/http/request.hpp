@@ -167,8 +167,6 @@ class Request {
   void reset() noexcept;
 
   std::string_view method_ = "GET";
-  static inline const net::Address kNoAddress{};
-
   std::string_view target_ = "/";
   std::string_view path_ = "/";
   std::string_view query_;
@@ -180,6 +178,7 @@ class Request {
   Headers headers_;
   Params params_;
   // The connection's addresses (it outlives the request), or an empty one.
+  static inline const net::Address kNoAddress{};
   const net::Address* remote_ = &kNoAddress;
   const net::Address* local_ = &kNoAddress;
   Context ctx_;
