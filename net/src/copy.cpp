@@ -75,7 +75,7 @@ bool splice_loop(detail::Fd* out, detail::Fd* in, Conn& src, Duration idle,
 // must see data within idle (the read deadline is pushed forward before each).
 //
 // Small messages go through a buffer: a read(2) and a send(2) each, and the read tells
-// (TCP_INQ, see Fd::read) when the socket is empty, so the next read waits at once
+// (see Fd::read) when the socket is empty, so the next read waits at once
 // instead of first failing with EAGAIN. Moving the same message with splice(2) costs as
 // many system calls plus one EAGAIN each time (splice reports nothing of what is left)
 // and a pipe's bookkeeping. Once a read fills the whole buffer the stream is a bulk

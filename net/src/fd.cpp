@@ -9,7 +9,6 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -243,15 +242,12 @@ void Fd::close(std::error_code& ec) noexcept {
   release();  // the owner may have let go meanwhile (woken by this very close)
 }
 
-void Fd::enable_inq() noexcept {
-  int one = 1;
-  inq_ = ::setsockopt(sysfd_, IPPROTO_TCP, TCP_INQ, &one, sizeof one) == 0;
-}
+void Fd::enable_quiet_reads() noexcept { quiet_reads_ = poll_watch_hangup(pd_); }
 
 namespace {
 
 // The socket calls of the hot paths, as bare system calls. glibc's wrappers of
-// recvmsg/read/send/sendmsg are thread cancellation points: around the call they switch
+// recv/read/send/sendmsg are thread cancellation points: around the call they switch
 // the thread to asynchronous cancellation and back, two atomic read-modify-writes per
 // call (~1 % of the server's CPU in the keep-alive benchmark). goro never cancels
 // threads, and syscall(3) is not a cancellation point. Under ThreadSanitizer the libc
@@ -259,9 +255,9 @@ namespace {
 // thread happen before their read on another.
 constexpr bool kTsan = GORO_TSAN;
 
-ssize_t sys_recvmsg(int fd, struct msghdr* msg, int flags) noexcept {
-  if constexpr (kTsan) return ::recvmsg(fd, msg, flags);
-  return ::syscall(SYS_recvmsg, fd, msg, flags);
+ssize_t sys_recv(int fd, void* buf, std::size_t len) noexcept {
+  if constexpr (kTsan) return ::recv(fd, buf, len, 0);
+  return ::syscall(SYS_recvfrom, fd, buf, len, 0, nullptr, nullptr);
 }
 ssize_t sys_read(int fd, void* buf, std::size_t len) noexcept {
   if constexpr (kTsan) return ::read(fd, buf, len);
@@ -274,32 +270,6 @@ ssize_t sys_send(int fd, const void* buf, std::size_t len, int flags) noexcept {
 ssize_t sys_sendmsg(int fd, const struct msghdr* msg, int flags) noexcept {
   if constexpr (kTsan) return ::sendmsg(fd, msg, flags);
   return ::syscall(SYS_sendmsg, fd, msg, flags);
-}
-
-// recvmsg(2) with TCP_INQ's control message: *left gets the bytes still queued after
-// this read, and is non-zero when a FIN is queued (the kernel says "keep reading");
-// 1 if the message is missing.
-ssize_t recv_inq(int fd, void* buf, std::size_t len, int* left) noexcept {
-  struct iovec iov {
-    buf, len
-  };
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n = sys_recvmsg(fd, &msg, 0);
-  *left = 1;
-  if (n > 0) {
-    for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-      if (c->cmsg_level == SOL_TCP && c->cmsg_type == TCP_CM_INQ &&
-          c->cmsg_len >= CMSG_LEN(sizeof(int))) {
-        std::memcpy(left, CMSG_DATA(c), sizeof(int));
-      }
-    }
-  }
-  return n;
 }
 
 }  // namespace
@@ -322,30 +292,30 @@ std::size_t Fd::read(void* buf, std::size_t len, std::error_code& ec) noexcept {
   std::size_t result = 0;
   len = std::min(len, kMaxRW);
   // The system call first, as Go does, unless the last read proved the socket empty:
-  // a short read alone does not (the data may be followed by a FIN that read(2)
-  // reports only next time, with no further edge), but TCP_INQ's count does — it is 0
-  // only with no byte and no FIN queued — and anything arriving after that raises an
-  // edge that the poller takes after our snapshot of poll_read_edges. So after such a
-  // read the next one waits first (poll_wait_quiet) and saves the read that would
-  // return EAGAIN: two system calls per message in a request/response loop, not three.
+  // a short read does, unless the data was followed by a FIN (which the read consumed
+  // and read(2) reports only next time, with no further edge) — the poller notes FINs
+  // (poll_hangup_seen, checked after the read: one it takes after our snapshot of
+  // poll_read_edges changes the count instead) — and anything arriving after the read
+  // raises an edge that the poller takes after that snapshot. So after such a read the
+  // next one waits first (poll_wait_quiet) and saves the read that would return
+  // EAGAIN: two system calls per message in a request/response loop, not three.
   bool waited;
   if (PollErr e = read_prelude(&waited); e != PollErr::kNone) {
     ec = poll_error(e);
   } else {
     for (;;) {
       ssize_t n;
-      int left = 1;
       std::uint32_t edges = 0;
-      if (inq_) {
+      if (quiet_reads_) {
         edges = poll_read_edges(pd_);
-        n = recv_inq(sysfd_, buf, len, &left);
+        n = sys_recv(sysfd_, buf, len);
       } else {
         n = sys_read(sysfd_, buf, len);
       }
       if (n > 0) {
         ec.clear();
         result = static_cast<std::size_t>(n);
-        if (left == 0) {
+        if (quiet_reads_ && result < len && !poll_hangup_seen(pd_)) {
           rquiet_ = true;
           rquiet_edges_ = edges;
         }
@@ -374,7 +344,7 @@ void Fd::wait_read(std::error_code& ec) noexcept {
     return;
   }
   ec.clear();
-  // As read(): after a read that TCP_INQ showed to leave the socket empty, the prelude
+  // As read(): after a read that proved the socket empty, the prelude
   // waits for the next edge; else ask the socket (a 1-byte peek) and wait only on EAGAIN.
   bool waited;
   if (PollErr e = read_prelude(&waited); e != PollErr::kNone) {

@@ -76,11 +76,11 @@ class alignas(64) Fd {
   // Waits until a read would not wait (bytes, the end of the stream or an error are
   // queued), or for the read deadline / a close (ec as read(), never kEof); reads nothing.
   void wait_read(std::error_code& ec) noexcept;
-  // A TCP connection: turns TCP_INQ on, so that read() learns whether it left the socket
-  // empty and the next read() can wait at once instead of trying a read that would
-  // return EAGAIN (see read() in fd.cpp). Call before the Fd is shared; a failure only
-  // leaves that off.
-  void enable_inq() noexcept;
+  // A TCP connection: has the poller watch for the peer's FIN (EPOLLRDHUP), so that a
+  // short read() proves the socket empty and the next read() can wait at once instead
+  // of trying a read that would return EAGAIN (see read() in fd.cpp). Call before the
+  // Fd is shared; a failure only leaves that off.
+  void enable_quiet_reads() noexcept;
   // Testing: whether the next read() waits before its system call (no read in flight).
   bool next_read_waits_first() const noexcept { return rquiet_; }
   // Writes all len bytes (a partial count with ec on failure).
@@ -139,8 +139,9 @@ class alignas(64) Fd {
   // Laid out by temperature: a read or write touches the first cache line only (the
   // descriptor, the quiet-read state, the poll descriptor, the mutex's state word).
   int sysfd_ = -1;
-  bool inq_ = false;  // TCP_INQ is on; written by enable_inq before the Fd is shared
-  // The last read() left the socket empty (TCP_INQ said 0) and had loaded rquiet_edges_
+  // Short reads prove the socket empty (enable_quiet_reads), written before the Fd is shared.
+  bool quiet_reads_ = false;
+  // The last read() left the socket empty (see read()) and had loaded rquiet_edges_
   // (poll_read_edges) before its system call: the next read() may wait first. Guarded by
   // the read lock (mu_.rwlock(true)).
   bool rquiet_ = false;

@@ -48,8 +48,20 @@ PollErr poll_wait(PollDesc* pd, PollMode mode) noexcept;
 // reader loads it before its system call, for poll_wait_quiet.
 std::uint32_t poll_read_edges(const PollDesc* pd) noexcept;
 
-// After a read that left the socket with nothing queued — no byte and no FIN (TCP_INQ
-// said 0) — made with `edges` = poll_read_edges() loaded before that read: waits as
+// Registers pd's descriptor for EPOLLRDHUP too (call before it is shared), so that the
+// poller notes a peer's FIN (and any hang-up or error) for poll_hangup_seen. false if
+// epoll refused: then a short read proves nothing.
+bool poll_watch_hangup(PollDesc* pd) noexcept;
+
+// Whether the poller has seen a FIN, hang-up or error on pd (sticky). A short read made
+// after a snapshot `edges` = poll_read_edges() left nothing queued — no byte and no FIN
+// — unless this is true after it: a FIN taken before the snapshot is seen here, one
+// taken after it changes the edge count.
+bool poll_hangup_seen(const PollDesc* pd) noexcept;
+
+// After a read that left the socket with nothing queued — no byte and no FIN (a short
+// read, poll_hangup_seen false after it) — made with `edges` = poll_read_edges() loaded
+// before that read: waits as
 // poll_wait(kRead) does, without first trying the read that would only return EAGAIN,
 // unless a read edge has arrived since `edges` (then kNone at once: read). Whatever
 // arrives after such a read raises an edge the poller takes later, so nothing is missed;

@@ -81,7 +81,7 @@ void set_keepalive_on(Fd* fd, Duration period, std::error_code& ec) noexcept {
 void set_conn_defaults(Fd* fd, Duration keep_alive) noexcept {
   std::error_code ignored;
   fd->setsockopt(IPPROTO_TCP, TCP_NODELAY, 1, ignored);
-  fd->enable_inq();
+  fd->enable_quiet_reads();
   if (keep_alive < Duration::zero()) return;
   if (keep_alive == Duration::zero()) keep_alive = std::chrono::seconds(15);
   set_keepalive_on(fd, keep_alive, ignored);

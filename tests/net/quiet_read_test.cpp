@@ -1,5 +1,5 @@
 // goro::net reads that wait without a failing read first: after a read that left the
-// socket empty (TCP_INQ's count 0: no byte and no FIN queued), the next read parks on the
+// socket empty (a short read, and no FIN seen by the poller), the next read parks on the
 // poller at once instead of calling read(2) for an EAGAIN (net/src/fd.cpp, Fd::read;
 // net/src/netpoll.cpp, poll_wait_quiet). These tests check that such reads keep the
 // semantics of the plain path — data, EOF (also when the FIN came with the data),
@@ -109,9 +109,9 @@ TEST(QuietRead, DataWrittenLaterWakesTheReader) {
 }
 
 // The FIN came with the data (both queued before the read, and their edges already
-// taken by the poller): the read that returns the data leaves TCP_INQ non-zero, so the
-// next read makes the system call and sees EOF instead of waiting for an edge that never
-// comes. With 1 P the writer's write and close run back to back while the reader is
+// taken by the poller): the read that returns the data is short, but the poller saw the
+// FIN (EPOLLRDHUP), so the next read makes the system call and sees EOF instead of
+// waiting for an edge that never comes. With 1 P the writer's write and close run back to back while the reader is
 // parked, so the poller takes both edges before the reader runs again.
 TEST(QuietRead, DataAndFinQueuedTogetherEndInEof) {
   goro::Config cfg;
