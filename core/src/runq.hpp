@@ -38,6 +38,14 @@ class RunQ {
   G* get(bool* inherit_time) noexcept;
   // Owner only: the ring's head, leaving runnext alone (nullptr if the ring is empty).
   G* get_ring() noexcept;
+  // Owner only: the G at the ring's head, left in place (nullptr if empty). A hint: a
+  // thief may take it meanwhile. relaxed: nothing is read through it but a prefetch
+  // address (Gs are recycled, never freed, while the scheduler runs).
+  G* peek() const noexcept {
+    std::uint32_t h = head_.load(std::memory_order_relaxed);
+    if (tail_.load(std::memory_order_relaxed) == h) return nullptr;
+    return ring_[h % kRunqSize].load(std::memory_order_relaxed);
+  }
   // Owner only: moves everything out (for a P going away); returns the count.
   std::uint32_t drain(G** out) noexcept;
   // Thief (any thread): steals half of victim's queue into this (the thief P's own)
