@@ -707,10 +707,14 @@ namespace {
 
 // Go: checkTimers. One relaxed load when no timer is pending. Runs only where no lock
 // is held: a timer callback may take a channel's lock, which a goroutine parking right
-// now still holds until post_switch releases it.
-inline void run_timers(P* p) noexcept {
+// now still holds until post_switch releases it. coarse_first: on every switch, where
+// the earliest timer is usually far off (a server's idle timeouts): the coarse clock
+// rules it out first (timer_maybe_due), and the precise clock — an ordered TSC read
+// that waits for the switch's cache misses — is read only when it may be due.
+inline void run_timers(P* p, bool coarse_first = false) noexcept {
   std::int64_t w = p->timers.timer0_when.load(std::memory_order_relaxed);
   if (w != 0) {
+    if (coarse_first && !timer_maybe_due(w)) return;
     std::int64_t now = nanotime();
     if (w <= now) check_timers(p, now);
   }
@@ -734,7 +738,7 @@ inline void post_switch(M* m) noexcept {
     post_switch_action(m);
     p = m->p;
   }
-  if (p != nullptr) run_timers(p);
+  if (p != nullptr) run_timers(p, true);
 }
 
 void post_switch_action(M* m) noexcept {
