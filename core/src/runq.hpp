@@ -38,12 +38,13 @@ class RunQ {
   G* get(bool* inherit_time) noexcept;
   // Owner only: the ring's head, leaving runnext alone (nullptr if the ring is empty).
   G* get_ring() noexcept;
-  // Owner only: the G at the ring's head, left in place (nullptr if empty). A hint: a
-  // thief may take it meanwhile. relaxed: nothing is read through it but a prefetch
-  // address (Gs are recycled, never freed, while the scheduler runs).
-  G* peek() const noexcept {
+  // Owner only: the G that get() would return after the next one (nullptr if none). A
+  // hint: a thief may take it meanwhile. relaxed: nothing is read through it but
+  // addresses to prefetch (Gs are recycled, never freed, while the scheduler runs).
+  G* second() const noexcept {
     std::uint32_t h = head_.load(std::memory_order_relaxed);
-    if (tail_.load(std::memory_order_relaxed) == h) return nullptr;
+    if (runnext_.load(std::memory_order_relaxed) == nullptr) ++h;
+    if (static_cast<std::int32_t>(tail_.load(std::memory_order_relaxed) - h) <= 0) return nullptr;
     return ring_[h % kRunqSize].load(std::memory_order_relaxed);
   }
   // Owner only: moves everything out (for a P going away); returns the count.

@@ -707,14 +707,10 @@ namespace {
 
 // Go: checkTimers. One relaxed load when no timer is pending. Runs only where no lock
 // is held: a timer callback may take a channel's lock, which a goroutine parking right
-// now still holds until post_switch releases it. coarse_first: on every switch, where
-// the earliest timer is usually far off (a server's idle timeouts): the coarse clock
-// rules it out first (timer_maybe_due), and the precise clock — an ordered TSC read
-// that waits for the switch's cache misses — is read only when it may be due.
-inline void run_timers(P* p, bool coarse_first = false) noexcept {
+// now still holds until post_switch releases it.
+inline void run_timers(P* p) noexcept {
   std::int64_t w = p->timers.timer0_when.load(std::memory_order_relaxed);
   if (w != 0) {
-    if (coarse_first && !timer_maybe_due(w)) return;
     std::int64_t now = nanotime();
     if (w <= now) check_timers(p, now);
   }
@@ -738,7 +734,7 @@ inline void post_switch(M* m) noexcept {
     post_switch_action(m);
     p = m->p;
   }
-  if (p != nullptr) run_timers(p, true);
+  if (p != nullptr) run_timers(p);
 }
 
 void post_switch_action(M* m) noexcept {
@@ -807,11 +803,13 @@ void execute_first(M* m, G* next, Ctx* from, G* from_g, bool from_exits) noexcep
 
 // Brings the top of a suspended goroutine's stack (where it resumes: its saved registers
 // and the frames it returns through, ~1 KiB deep in a server's connection goroutines) on
-// its way into the cache, a whole run of another goroutine ahead of its switch. Called
-// with the goroutine queued after the one about to run. With hundreds of connections
-// each resumed goroutine's stack lines have left L1 and L2 since it last ran: this cut
-// ~1 % of the HTTP benchmark's CPU per request (keep-alive, 256 connections), the
-// switch itself being its hottest user-space function.
+// its way into the cache, a whole run of another goroutine ahead of its switch. park()
+// calls it with the goroutine queued after the one about to run: with hundreds of
+// connection goroutines each resumed one's stack lines have left L1 and L2 since it last
+// ran, and this cut ~1 % of the HTTP benchmark's CPU per request (keep-alive, 256
+// connections; the switch was its hottest user-space function). Only there: on every
+// switch (yield, exit) it cost goro::yield ~2.7 ns of its ~13, and a storm of 100,000
+// timer wake-ups got later.
 [[gnu::always_inline]] inline void prefetch_stack(G* g) noexcept {
   if (g == nullptr) return;
   // relaxed: a hint (a thief's M may be switching it right now); any address is safe to
@@ -834,7 +832,6 @@ void execute_first(M* m, G* next, Ctx* from, G* from_g, bool from_exits) noexcep
     p->preempt.store(0, std::memory_order_relaxed);  // a new time slice
   }
   if (next->ctx.sp != nullptr) [[likely]] {
-    prefetch_stack(p->runq.peek());
     ctx_switch(from, &next->ctx, m->eh_globals, from_exits);
     return;
   }
@@ -1529,6 +1526,7 @@ void park(UnlockFn unlock_fn, void* arg, WaitReason reason) noexcept {
   m->post_g = g;
   m->post_unlock = unlock_fn;
   m->post_arg = arg;
+  if (m->p != nullptr) prefetch_stack(m->p->runq.second());
   switch_away(m, g, false);
 }
 

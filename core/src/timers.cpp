@@ -26,30 +26,6 @@ std::int64_t nanotime() noexcept {
 
 namespace {
 
-// How far CLOCK_MONOTONIC_COARSE may lag behind CLOCK_MONOTONIC (nanotime): it reads the
-// time of the kernel's last timekeeping update, made every tick (its resolution, 1-4 ms)
-// by a CPU whose tick runs — ours, while it runs goroutines. Two ticks are the bound;
-// -1 (no bound: always read the precise clock) if the kernel reports no sane resolution.
-std::int64_t coarse_slack() noexcept {
-  struct timespec res;
-  if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) != 0) return -1;
-  std::int64_t r = static_cast<std::int64_t>(res.tv_sec) * 1000000000 + res.tv_nsec;
-  if (r <= 0 || r > 100'000'000) return -1;
-  return 2 * r;
-}
-
-}  // namespace
-
-bool timer_maybe_due(std::int64_t when) noexcept {
-  static const std::int64_t slack = coarse_slack();
-  if (slack < 0) return true;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return when <= static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec + slack;
-}
-
-namespace {
-
 constexpr std::size_t kArity = 4;
 
 void sift_up(std::vector<Timer*>& h, std::size_t i) noexcept {

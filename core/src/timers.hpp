@@ -24,10 +24,6 @@ struct TimerHeap {
   std::atomic<std::int64_t> timer0_when{0};
 };
 
-// false when a timer due at `when` is certainly not due yet, from the coarse monotonic
-// clock (a few ns: no TSC read); true when it may be (then read nanotime()).
-bool timer_maybe_due(std::int64_t when) noexcept;
-
 // Go: checkTimers. Runs p's timers due at `now`. Returns the P's next when (0: none).
 std::int64_t check_timers(P* p, std::int64_t now) noexcept;
 // The earliest timer over all Ps (0: none).
