@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -250,6 +251,45 @@ TEST(Middleware, RequestIdGeneratedOrPassedThrough) {
   http::Response bad = call(r, "GET", "/", {{"X-Request-Id", "has spaces and \"quotes\""}});
   EXPECT_NE(bad.body(), "has spaces and \"quotes\"");
   EXPECT_FALSE(bad.body().empty());
+}
+
+// Ids come from per-P blocks of the shared counter (middleware.cpp): goroutines on
+// several Ps, and a thread outside any goroutine, never get the same one.
+TEST(Middleware, RequestIdsAreUniqueAcrossProcessorsAndThreads) {
+  http::Router r;
+  r.use(http::request_id());
+  r.get("/", [](const http::Request& req, http::Response& res) { res.text(std::string(req.id())); });
+  constexpr int kGoroutines = 8;
+  constexpr int kEach = 3000;  // each P's block (1024 ids) runs out and is refilled
+  std::vector<std::vector<std::string>> ids(kGoroutines + 1);
+  for (int i = 0; i < 500; ++i) ids[kGoroutines].push_back(call(r, "GET", "/").body());
+  goro::Config cfg;
+  cfg.max_procs = 4;
+  goro::run(cfg, [&] {
+    goro::WaitGroup wg;
+    wg.add(kGoroutines);
+    for (int g = 0; g < kGoroutines; ++g) {
+      goro::go([&, g] {
+        for (int i = 0; i < kEach; ++i) {
+          ids[g].push_back(call(r, "GET", "/").body());
+          if (i % 100 == 0) goro::yield();  // mix the goroutines over the Ps
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+  });
+  std::set<std::string> all;
+  std::size_t n = 0;
+  for (const auto& v : ids) {
+    for (const auto& id : v) {
+      EXPECT_FALSE(id.empty());
+      all.insert(id);
+      ++n;
+    }
+  }
+  EXPECT_EQ(n, std::size_t{kGoroutines} * kEach + 500);
+  EXPECT_EQ(all.size(), n);
 }
 
 TEST(Middleware, RequestIdUnderAnotherNameReplacesAnEarlierField) {
