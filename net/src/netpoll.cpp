@@ -33,9 +33,10 @@
 // it (or EPOLLHUP, EPOLLERR) a short read no longer counts as quiet (PollDesc::hup). A
 // FIN that arrives after the poller's last look raises an edge of its own, after the
 // reader's snapshot. (nginx reads the same way; TCP_INQ's count with recvmsg(2) would
-// say it too, at ~3 % more kernel time per read in the HTTP benchmark.) Deadlines are runtime timers (goro/core/detail/timer.hpp) carrying a
-// sequence number; changing a deadline or closing bumps it, so a timer firing late for
-// an old deadline finds a different number and does nothing (Go: rseq/wseq).
+// say it too, at ~3 % more kernel time per read in the HTTP benchmark.)
+// Deadlines are runtime timers (goro/core/detail/timer.hpp) carrying a sequence number;
+// changing a deadline or closing bumps it, so a timer firing late for an old deadline
+// finds a different number and does nothing (Go: rseq/wseq).
 // PollDescs are never freed, only recycled through a cache: a deadline callback may
 // still be running after its timer was deleted (Go: pollCache, persistentalloc).
 //
@@ -57,7 +58,8 @@
 // Chosen: Asio's reactor (asio::detail::reactor, the epoll_reactor on Linux) with one
 // *persistent* reactor_op per direction embedded in the PollDesc. The descriptor is
 // registered once, when the socket is made, with register_internal_descriptor (the
-// read op: EPOLLIN|EPOLLERR|EPOLLHUP|EPOLLPRI|EPOLLET), and the write op is queued with
+// read op: EPOLLIN|EPOLLERR|EPOLLHUP|EPOLLPRI|EPOLLET; a TCP connection then adds
+// EPOLLRDHUP with one EPOLL_CTL_MOD, poll_watch_hangup), and the write op is queued with
 // start_op (which adds EPOLLOUT) when a write first has to wait: a socket whose writes
 // never wait then reports EPOLLIN alone, and each edge runs one op, not two. Asio's
 // descriptor_state::perform_io calls the op's perform function on every edge, under the

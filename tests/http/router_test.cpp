@@ -258,7 +258,9 @@ TEST(Middleware, RequestIdGeneratedOrPassedThrough) {
 TEST(Middleware, RequestIdsAreUniqueAcrossProcessorsAndThreads) {
   http::Router r;
   r.use(http::request_id());
-  r.get("/", [](const http::Request& req, http::Response& res) { res.text(std::string(req.id())); });
+  r.get("/", [](const http::Request& req, http::Response& res) {
+    res.text(std::string(req.id()));
+  });
   constexpr int kGoroutines = 8;
   constexpr int kEach = 3000;  // each P's block (1024 ids) runs out and is refilled
   std::vector<std::vector<std::string>> ids(kGoroutines + 1);
