@@ -11,10 +11,10 @@
 // request until it waits for the next one with nothing buffered. A request head is read
 // until the head scanner (head_scan.hpp) has seen all of it, then parsed by llhttp in
 // one go; the Request's method, target and header views point straight into the buffer,
-// so a request costs no allocation. While the
-// handler runs, the head stays where it is: body bytes are read into the space after
-// it (the "body window"), which is reused once its bytes have been handed out. Between
-// requests, what is left (pipelined requests) moves to the front when room runs out.
+// so a request costs no allocation. While the handler runs, the head stays where it is:
+// body bytes are read into the space after it (the "body window"), which is reused once
+// its bytes have been handed out. Between requests, what is left (pipelined requests)
+// moves to the front when room runs out.
 // Responses are built in one output string and written when the connection is about to
 // wait for input (or the string grows past 64 KiB), so a batch of pipelined requests is
 // answered with one write; a large whole body goes out with a vectored write, uncopied.

@@ -21,7 +21,7 @@
 // occupant moves to a free list under a runtime Lock (never held across a park). With
 // one busy P a request then costs no lock round trip at all where it cost two (four
 // locked instructions); with several, each P keeps its own last exchange warm. The list
-// keeps at most kMaxFree exchanges, the slots one each for the first kProcSlots Ps (in
+// keeps at most kMaxFree exchanges, the slots one each for the first 64 Ps (in
 // use at once there are about as many as connections running or runnable, not as many
 // as are open); one whose buffers grew past kMaxPooledBuffer is freed rather than
 // pooled, so a burst of large requests does not pin memory.
@@ -71,13 +71,12 @@ struct Exchange {
 class ExchangePool {
  public:
   static constexpr int kMaxFree = 128;
-  static constexpr int kProcSlots = 64;
 
   ExchangePool() = default;
   ExchangePool(const ExchangePool&) = delete;
   ExchangePool& operator=(const ExchangePool&) = delete;
   ~ExchangePool() {
-    for (ProcSlot& s : slots_) delete s.x;
+    slots_.for_each([](Exchange*& x) { delete x; });
     while (free_ != nullptr) delete std::exchange(free_, free_->next_free);
   }
 
@@ -85,8 +84,8 @@ class ExchangePool {
   std::unique_ptr<Exchange> get() {
     {
       goro::detail::ProcPin pin;
-      if (ProcSlot* s = slot(pin.index()); s != nullptr && s->x != nullptr) {
-        return std::unique_ptr<Exchange>(std::exchange(s->x, nullptr));
+      if (Exchange** s = slots_.slot(pin); s != nullptr && *s != nullptr) {
+        return std::unique_ptr<Exchange>(std::exchange(*s, nullptr));
       }
     }
     lock_.lock();
@@ -110,8 +109,8 @@ class ExchangePool {
     x->out.clear();
     {
       goro::detail::ProcPin pin;
-      if (ProcSlot* s = slot(pin.index()); s != nullptr) {
-        Exchange* older = std::exchange(s->x, x.release());
+      if (Exchange** s = slots_.slot(pin); s != nullptr) {
+        Exchange* older = std::exchange(*s, x.release());
         if (older == nullptr) return;
         x.reset(older);  // the slot's previous occupant goes to the list
       }
@@ -126,16 +125,7 @@ class ExchangePool {
   }
 
  private:
-  // One P's last returned exchange; only the goroutine running on that P (pinned to it)
-  // touches it. A line each: Ps on different CPUs do not share one.
-  struct alignas(64) ProcSlot {
-    Exchange* x = nullptr;
-  };
-  ProcSlot* slot(int index) noexcept {
-    return index >= 0 && index < kProcSlots ? &slots_[index] : nullptr;
-  }
-
-  ProcSlot slots_[kProcSlots];
+  goro::detail::ProcSlots<Exchange*> slots_;  // each P's last returned exchange
   goro::detail::Lock lock_;  // a leaf: guards free_ and nfree_
   Exchange* free_ = nullptr;
   int nfree_ = 0;

@@ -44,31 +44,29 @@ bool is_token_id(std::string_view v) noexcept {
   return true;
 }
 
-// The counter behind the ids. Each of the first kIdSlots Ps draws blocks of kIdBlock
-// numbers from the shared counter and hands them out itself (a ProcPin makes its slot
-// private for the moment it takes one), so the shared atomic add, whose cache line
-// travels between cores when several Ps serve requests, comes once per kIdBlock
-// requests. Ids stay unique, not ordered across Ps. Goroutines outside the first
-// kIdSlots Ps (or outside any goroutine) take numbers from the shared counter directly.
+// The counter behind the ids. Each P with a slot (goro/core/detail/proc_pin.hpp) draws
+// blocks of kIdBlock numbers from the shared counter and hands them out itself, so the
+// shared atomic add, whose cache line travels between cores when several Ps serve
+// requests, comes once per kIdBlock requests. Ids stay unique, not ordered across Ps.
+// Without a slot (outside a goroutine, or past the first Ps) a number comes from the
+// shared counter directly.
 std::uint64_t next_id_number() noexcept {
-  constexpr int kIdSlots = 64;
   constexpr std::uint64_t kIdBlock = 1024;
-  struct alignas(64) Block {
+  struct Block {
     std::uint64_t next = 0;
     std::uint64_t end = 0;
   };
-  static Block blocks[kIdSlots];
+  static goro::detail::ProcSlots<Block> blocks;
   // relaxed: only uniqueness matters (each number is handed out by exactly one RMW).
   static std::atomic<std::uint64_t> counter{0};
   goro::detail::ProcPin pin;
-  int i = pin.index();
-  if (i < 0 || i >= kIdSlots) return counter.fetch_add(1, std::memory_order_relaxed) + 1;
-  Block& b = blocks[i];
-  if (b.next == b.end) {
-    b.next = counter.fetch_add(kIdBlock, std::memory_order_relaxed) + 1;
-    b.end = b.next + kIdBlock;
+  Block* b = blocks.slot(pin);
+  if (b == nullptr) return counter.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (b->next == b->end) {
+    b->next = counter.fetch_add(kIdBlock, std::memory_order_relaxed) + 1;
+    b->end = b->next + kIdBlock;
   }
-  return b.next++;
+  return b->next++;
 }
 
 // "<8 hex digits>-<counter>": the prefix random per process (formatted once), the counter

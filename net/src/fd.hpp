@@ -115,7 +115,6 @@ class alignas(64) Fd {
 
   bool closed() const noexcept { return closed_.load(std::memory_order_acquire); }
 
-
  private:
   ~Fd() = default;  // via release() only
   void release() noexcept {

@@ -199,21 +199,19 @@ using OpQueue = asio::detail::op_queue<Operation>;
 using ThreadStack = asio::detail::call_stack<asio::detail::thread_context,
                                              asio::detail::thread_info_base>;
 
-// The events epoll_reactor::run stored in a descriptor's operation for the scheduler
-// (scheduler_operation::task_result_, protected): named through a derived class.
-struct TaskResultAccess : Operation {
-  static constexpr unsigned int Operation::*kMember = &TaskResultAccess::task_result_;
-};
-constexpr unsigned int Operation::*kTaskResult = TaskResultAccess::kMember;
-
-// Two private members of the epoll reactor, for poll_watch_hangup: its epoll descriptor
-// and a descriptor's registered event mask (which Asio's later EPOLL_CTL_MODs start
-// from). Named through explicit instantiations of a template, where access checking does
-// not apply ([temp.spec.general]/6): the friend function each instantiation defines
-// returns the member pointer.
+// Asio members that are not public, named through explicit instantiations of a template,
+// where access checking does not apply ([temp.spec.general]/6): the friend function each
+// instantiation defines returns the member pointer. TaskResult: the events
+// epoll_reactor::run stored in a descriptor's operation for the scheduler (run_reactor);
+// EpollFd and RegisteredEvents: the reactor's epoll descriptor and a descriptor's
+// registered event mask, which Asio's later EPOLL_CTL_MODs start from (poll_watch_hangup).
 template <class Tag, typename Tag::Type kMember>
 struct PrivateMember {
   friend constexpr typename Tag::Type member(Tag) noexcept { return kMember; }
+};
+struct TaskResult {
+  using Type = unsigned int Operation::*;
+  friend constexpr Type member(TaskResult) noexcept;
 };
 struct EpollFd {
   using Type = int Reactor::*;
@@ -223,6 +221,7 @@ struct RegisteredEvents {
   using Type = std::uint32_t Reactor::descriptor_state::*;
   friend constexpr Type member(RegisteredEvents) noexcept;
 };
+template struct PrivateMember<TaskResult, &Operation::task_result_>;
 template struct PrivateMember<EpollFd, &Reactor::epoll_fd_>;
 template struct PrivateMember<RegisteredEvents, &Reactor::descriptor_state::registered_events_>;
 
@@ -432,8 +431,8 @@ class Poller {
       ops.pop();
       // A descriptor_state: perform_io(events) runs our ReadinessOps, which complete
       // nothing, so nothing is posted either.
-      t_ready_events = op->*kTaskResult;
-      op->complete(&scheduler_, asio::error_code(), op->*kTaskResult);
+      t_ready_events = op->*member(TaskResult{});
+      op->complete(&scheduler_, asio::error_code(), t_ready_events);
     }
     t_ready_events = 0;
   }

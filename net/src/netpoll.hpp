@@ -61,12 +61,12 @@ bool poll_hangup_seen(const PollDesc* pd) noexcept;
 
 // After a read that left the socket with nothing queued — no byte and no FIN (a short
 // read, poll_hangup_seen false after it) — made with `edges` = poll_read_edges() loaded
-// before that read: waits as
-// poll_wait(kRead) does, without first trying the read that would only return EAGAIN,
-// unless a read edge has arrived since `edges` (then kNone at once: read). Whatever
-// arrives after such a read raises an edge the poller takes later, so nothing is missed;
-// an edge taken between this check and the park leaves the slot kReady (see
-// netpoll.cpp). Outside a goroutine: kNone (the caller reads, then waits as usual).
+// before that read: waits as poll_wait(kRead) does, without first trying the read that
+// would only return EAGAIN, unless a read edge has arrived since `edges` (then kNone at
+// once: read). Whatever arrives after such a read raises an edge the poller takes later,
+// so nothing is missed; an edge taken between this check and the park leaves the slot
+// kReady (see netpoll.cpp). Outside a goroutine: kNone (the caller reads, then waits as
+// usual).
 PollErr poll_wait_quiet(PollDesc* pd, std::uint32_t edges) noexcept;
 
 // Go: poll_runtime_pollSetDeadline. deadline: monotonic ns (detail::nanotime), 0 for none,

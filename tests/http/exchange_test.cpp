@@ -1,8 +1,9 @@
 // The server's pool of request state (http/src/exchange.hpp): last in, first out, so a
 // busy server reuses what is still in cache; bounded, so a burst of connections does not
 // pin memory; exchanges whose buffers grew are freed, not pooled. Outside a goroutine
-// only the shared list is used; inside one, the running processor's slot comes first. (That connections hand
-// exchanges to each other cleanly is Server.RequestStateMovesBetweenConnectionsCleanly.)
+// only the shared list is used; inside one, the running processor's slot comes first.
+// (That connections hand exchanges to each other cleanly is
+// Server.RequestStateMovesBetweenConnectionsCleanly.)
 #include <gtest/gtest.h>
 
 #include <goro/goro.hpp>

@@ -111,8 +111,9 @@ TEST(QuietRead, DataWrittenLaterWakesTheReader) {
 // The FIN came with the data (both queued before the read, and their edges already
 // taken by the poller): the read that returns the data is short, but the poller saw the
 // FIN (EPOLLRDHUP), so the next read makes the system call and sees EOF instead of
-// waiting for an edge that never comes. With 1 P the writer's write and close run back to back while the reader is
-// parked, so the poller takes both edges before the reader runs again.
+// waiting for an edge that never comes. With 1 P the writer's write and close run back
+// to back while the reader is parked, so the poller takes both edges before the reader
+// runs again.
 TEST(QuietRead, DataAndFinQueuedTogetherEndInEof) {
   goro::Config cfg;
   cfg.max_procs = 1;

@@ -1,6 +1,6 @@
 // goro/core/detail/proc_pin.hpp — keeping a goroutine on its logical processor (P) for
 // a few instructions, for per-processor caches in the layers above core (goro::http's
-// exchange pool).
+// exchange pool and request ids): ProcPin, and ProcSlots, the per-P values it guards.
 //
 // While a ProcPin lives, the calling goroutine is not preempted asynchronously and its P
 // is not taken from it (the count core's own NoPreempt sections raise, see lock.hpp), so
@@ -40,6 +40,31 @@ class ProcPin {
 
  private:
   int index_;
+};
+
+// One T for each of the first N Ps, a cache line each (Ps on different CPUs share none).
+// slot(pin) is the value of the P `pin` names — private to the pinned goroutine while the
+// pin lives, so it is read and written without atomics or locks — or nullptr (outside a
+// goroutine, a P just taken, a P numbered N or more): the caller then takes its shared
+// path.
+template <class T, int N = 64>
+class ProcSlots {
+ public:
+  T* slot(const ProcPin& pin) noexcept {
+    int i = pin.index();
+    return i >= 0 && i < N ? &slots_[i].value : nullptr;
+  }
+  // Every slot, unpinned: only once no goroutine can be using them (the owner's teardown).
+  template <class F>
+  void for_each(F f) {
+    for (Slot& s : slots_) f(s.value);
+  }
+
+ private:
+  struct alignas(64) Slot {
+    T value{};
+  };
+  Slot slots_[N];
 };
 
 }  // namespace goro::detail
