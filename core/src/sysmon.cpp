@@ -143,9 +143,19 @@ int retake(std::vector<Tick>& ticks, std::int64_t now, Watch& watch) noexcept {
             watch.long_runners.push_back(p);
             due = std::min(due, now + g_slice_ns / 10);
           } else {
-            // When it would have run a fifth of a slice: a busy server, whose goroutines are
-            // all short, then costs sysmon ~500 wake-ups a second, not ~1,000.
-            due = std::min(due, pd.schedwhen + g_slice_ns / 5);
+            // Look again when it would have run a tenth of a slice only if nobody has
+            // polled the network for that long already (a long runner may have begun
+            // before we first saw its slice); else in half a slice, as the 5 ms bound
+            // below does anyway. A busy server, whose goroutines are all short and whose
+            // Ms poll every few hundred microseconds, then costs sysmon ~200 wake-ups a
+            // second, not ~500 (at a fifth of a slice) or ~1,000: in a VM each one cost
+            // the serving thread tens of microseconds (timer, switch, cache), ~1 % of a
+            // keep-alive request's CPU at 500. The price: a long runner is found up to
+            // ~6 ms after it began (the next round within 5 ms, then 1 or 5 ms more),
+            // not ~4 ms. relaxed: a hint; a stale value only moves one look.
+            std::int64_t last = sched.lastpoll.load(std::memory_order_relaxed);
+            bool stale = last != 0 && last + g_slice_ns / 10 <= now;
+            due = std::min(due, pd.schedwhen + (stale ? g_slice_ns / 10 : g_slice_ns / 2));
           }
         }
         if (w != 0) due = std::min(due, std::max(w, pd.schedwhen) + g_slice_ns / 10);
