@@ -598,7 +598,9 @@ std::uint64_t next_goid(P* p) noexcept {
 }
 
 void init_g(G* g, std::size_t size, std::size_t align, GEntry entry, void** storage) {
-  g->ctx.sp = nullptr;
+  // relaxed atomic: prefetch_stack may read it at any time through a stale run queue
+  // slot (a G stolen, run, exited and now recycled here); any value is fine for it.
+  std::atomic_ref<void*>(g->ctx.sp).store(nullptr, std::memory_order_relaxed);
   g->ctx.stack_lo = nullptr;
   g->ctx.stack_size = 0;
 #if GORO_ASAN
@@ -811,8 +813,9 @@ void execute_first(M* m, G* next, Ctx* from, G* from_g, bool from_exits) noexcep
 // switch (in execute) it cost goro::yield ~2.7 ns of its ~13, with nothing to prefetch.
 [[gnu::always_inline]] inline void prefetch_stack(G* g) noexcept {
   if (g == nullptr) return;
-  // relaxed: a hint (a thief's M may be switching it right now); any address is safe to
-  // prefetch.
+  // relaxed: a hint (a thief's M may be switching it right now, or g may have been
+  // stolen, run, exited and recycled: Gs live in chunks freed only when the runtime
+  // stops, so it is always a G); any address is safe to prefetch.
   auto* sp = static_cast<const char*>(
       std::atomic_ref<void*>(g->ctx.sp).load(std::memory_order_relaxed));
   if (sp == nullptr) return;
