@@ -35,7 +35,7 @@ class HeadScanner {
   void reset(bool request, const HeadLimits& limits) noexcept {
     request_ = request;
     limits_ = limits;
-    pos_ = start_ = end_ = 0;
+    pos_ = next_ = start_ = end_ = 0;
     lines_ = fields_ = 0;
     status_ = 0;
     reason_ = "";
@@ -46,13 +46,14 @@ class HeadScanner {
   Result scan(const char* data, std::size_t n) noexcept {
     for (;;) {
       // One pass per line: the first CR or LF ends it, and must be a CR before an LF.
-      std::size_t brk = find_break(data, pos_, n);
+      std::size_t brk = find_break(data, next_, n);
       if (brk == n || (data[brk] == '\r' && brk + 1 == n)) {
         std::size_t partial = n - pos_;
         if (request_ && lines_ == 0 && partial > limits_.max_request_line + 1) {
           return error(414, "request line too long");
         }
         if (n - start_ > limits_.max_header_bytes) return error(431, "header block too large");
+        next_ = brk;  // a CR at the end is looked at again, with the byte after it
         return Result::kNeedMore;
       }
       if (data[brk] == '\n') return error(400, "bare LF");
@@ -62,7 +63,7 @@ class HeadScanner {
       if (len == 0) {
         if (request_ && lines_ == 0) {
           // An empty line before the request line: skip it.
-          pos_ = start_ = lf + 1;
+          pos_ = next_ = start_ = lf + 1;
           if (start_ > limits_.max_header_bytes) return error(400, "too many empty lines");
           continue;
         }
@@ -77,7 +78,7 @@ class HeadScanner {
         if (++fields_ > limits_.max_header_count) return error(431, "too many header fields");
       }
       ++lines_;
-      pos_ = lf + 1;
+      pos_ = next_ = lf + 1;
       if (pos_ - start_ > limits_.max_header_bytes) return error(431, "header block too large");
     }
   }
@@ -133,6 +134,7 @@ class HeadScanner {
   bool request_ = true;
   HeadLimits limits_{};
   std::size_t pos_ = 0;    // start of the first line not yet complete
+  std::size_t next_ = 0;   // where its scan resumes: data[pos_, next_) has no CR or LF
   std::size_t start_ = 0;  // start of the head (after skipped empty lines)
   std::size_t end_ = 0;
   std::size_t lines_ = 0;
