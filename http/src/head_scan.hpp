@@ -97,6 +97,7 @@ class HeadScanner {
   // are short, and two memchr calls per line (one for the LF, one for a bare CR before
   // it) cost more in calls than in scanning.
   static std::size_t find_break(const char* data, std::size_t i, std::size_t n) noexcept {
+    if (i >= n) return n;
 #if defined(__SSE2__)
     if (n >= 16) {
       for (; n - i >= 16; i += 16) {
