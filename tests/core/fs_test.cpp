@@ -521,12 +521,9 @@ TEST_F(FsTest, ManyGoroutinesDoFileIoWithOnePWhileATickerRuns) {
 // tick, all on the fast path) must not keep the only P from a ticker: Go's sysmon takes a
 // P in a syscall whose schedtick has not moved for 10 ms even if its syscalltick has
 // (retake's `sysretake`), so the caller gets the P back only after the others ran.
-//
-// DISABLED: goro's retake (core/src/sysmon.cpp) applies the 10 ms rule to kRunning Ps
-// only; a P sampled in kSyscall is retaken only if its syscalltick stood still, which it
-// never does here. Measured: 7-8 ticks in 300 ms, worst lateness 83-98 ms (Go: 24-63
-// ticks, 15-22 ms); with Go's sysretake added to retake(), 165-195 ticks, 10-12 ms.
-// Enable it with that fix.
+// goro's retake (core/src/sysmon.cpp) raises the P's preempt flag instead, which the
+// call's return honours. Without that rule: 7-8 ticks in 300 ms, worst lateness 83-98 ms
+// (Go: 24-63 ticks, 15-22 ms); with it, 165-195 ticks, 10-12 ms.
 TEST_F(FsTest, ShortCallsBackToBackDoNotStarveOtherGoroutines) {
   goro::run(goro::Config{.max_procs = 1}, [&] {
     Ticker ticker;
