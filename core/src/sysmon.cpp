@@ -356,6 +356,9 @@ void sysmon_start() noexcept {
   g_stop.store(0, std::memory_order_relaxed);
   sysmon_deep.store(0, std::memory_order_relaxed);
   g_sysmon = std::thread(&sysmon_main);
+  // So that top -H, perf and /proc/PID/task show which thread is sysmon. Named here, not
+  // by the thread itself: the name is there before any goroutine runs.
+  pthread_setname_np(g_sysmon.native_handle(), "goro-sysmon");
 }
 
 void sysmon_stop() noexcept {
