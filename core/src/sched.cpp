@@ -1127,21 +1127,17 @@ constexpr std::int64_t kIdlePollNs = 3'000;
 // reaches the global queue or another M takes the poller meanwhile (this P's own queue
 // is filled only by its owner: us). Returns the readied Gs, the first not queued.
 G* poll_idle(std::int32_t* n) noexcept {
-  std::int64_t until = 0;
-  for (;;) {
-    if (G* list = poll_now(n)) return list;
-    std::int64_t now = nanotime();
-    if (until == 0) {
-      until = now + kIdlePollNs;
-    } else if (now >= until) {
-      return nullptr;
-    }
+  if (G* list = poll_now(n)) return list;
+  const std::int64_t until = nanotime() + kIdlePollNs;
+  do {
     // relaxed: hints; the caller's slow path reads them again under the lock or by CAS.
     if (sched.runqsize.load(std::memory_order_relaxed) != 0 ||
         sched.lastpoll.load(std::memory_order_relaxed) == 0) {
       return nullptr;
     }
-  }
+    if (G* list = poll_now(n)) return list;
+  } while (nanotime() < until);
+  return nullptr;
 }
 
 void run_all_timers() noexcept;

@@ -98,6 +98,12 @@ void due_at(Watch& w, std::int64_t when) noexcept {
   if (w.next_due == 0 || when < w.next_due) w.next_due = when;
 }
 
+// Whether nobody has polled the network for `age` ns: `last` is a value of
+// Sched::lastpoll, 0 while an M is blocked in the poller (which is watching it).
+bool net_stale(std::int64_t last, std::int64_t now, std::int64_t age) noexcept {
+  return last != 0 && last + age <= now;
+}
+
 // Go: retake. Returns how many Ps it took.
 int retake(std::vector<Tick>& ticks, std::int64_t now, Watch& watch) noexcept {
   int n = 0;
@@ -153,8 +159,8 @@ int retake(std::vector<Tick>& ticks, std::int64_t now, Watch& watch) noexcept {
             // keep-alive request's CPU at 500. The price: a long runner is found up to
             // ~6 ms after it began (the next round within 5 ms, then 1 or 5 ms more),
             // not ~4 ms. relaxed: a hint; a stale value only moves one look.
-            std::int64_t last = sched.lastpoll.load(std::memory_order_relaxed);
-            bool stale = last != 0 && last + g_slice_ns / 10 <= now;
+            bool stale =
+                net_stale(sched.lastpoll.load(std::memory_order_relaxed), now, g_slice_ns / 10);
             due = std::min(due, pd.schedwhen + (stale ? g_slice_ns / 10 : g_slice_ns / 2));
           }
         }
@@ -219,7 +225,7 @@ bool poll_if_stale(std::int64_t now, std::int64_t age) noexcept {
   if (!netpoll_has_waiters()) return false;
   // seq_cst: see Sched::lastpoll (the CAS claims this poll against the Ms' own).
   std::int64_t last = sched.lastpoll.load(std::memory_order_seq_cst);
-  if (last == 0 || last + age > now ||
+  if (!net_stale(last, now, age) ||
       !sched.lastpoll.compare_exchange_strong(last, now, std::memory_order_seq_cst)) {
     return false;
   }

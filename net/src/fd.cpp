@@ -291,14 +291,14 @@ std::size_t Fd::read(void* buf, std::size_t len, std::error_code& ec) noexcept {
   }
   std::size_t result = 0;
   len = std::min(len, kMaxRW);
-  // The system call first, as Go does, unless the last read proved the socket empty:
-  // a short read does, unless the data was followed by a FIN (which the read consumed
-  // and read(2) reports only next time, with no further edge) — the poller notes FINs
-  // (poll_hangup_seen, checked after the read: one it takes after our snapshot of
-  // poll_read_edges changes the count instead) — and anything arriving after the read
-  // raises an edge that the poller takes after that snapshot. So after such a read the
-  // next one waits first (poll_wait_quiet) and saves the read that would return
-  // EAGAIN: two system calls per message in a request/response loop, not three.
+  // The system call first, as Go does, unless the last read proved the socket empty.
+  // A short read proves it, with one exception: data followed by a FIN, which the read
+  // consumes and read(2) reports only next time, with no further edge. The poller marks
+  // a FIN it has seen (poll_hangup_seen, checked after the read); one it takes after our
+  // snapshot of poll_read_edges changes the edge count instead, as anything else that
+  // arrives after the read does. So after such a read the next one waits first
+  // (poll_wait_quiet) and saves the read that would return EAGAIN: two system calls per
+  // message in a request/response loop, not three.
   bool waited;
   if (PollErr e = read_prelude(&waited); e != PollErr::kNone) {
     ec = poll_error(e);
