@@ -102,7 +102,10 @@ bool add_timer_to(P* p, Timer* t) noexcept {
 
 void add_timer(Timer* t) noexcept {
   P* p = timer_home();
-  if (add_timer_to(p, t)) wake_timer_sleeper(t->when);
+  // Read before the insertion: once in the heap, t may fire on another M at once, and its
+  // owner (a goroutine the timer readied) may re-arm it there for its next wait.
+  const std::int64_t when = t->when;
+  if (add_timer_to(p, t)) wake_timer_sleeper(when);
 }
 
 bool del_timer(Timer* t) noexcept {
