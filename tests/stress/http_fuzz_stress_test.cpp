@@ -23,8 +23,14 @@
 // At the end the marked responses read equal the middleware's count, and the process is
 // back to its goroutines and descriptors of before.
 //
+// A second test has the clients vanish instead: each closes or resets its connection at a
+// random point (while sending, while a response of up to a megabyte streams back, after
+// reading part of it, or after up to 100 ms), or stops reading and waits for the server's
+// write timeout. The server must go on serving, and once it is stopped nothing may be
+// left behind.
+//
 // GORO_FUZZ_SEED=N replays a run (a failure prints its seed, input and output);
-// GORO_FUZZ_CASES=N changes the number of cases (default 6000).
+// GORO_FUZZ_CASES=N changes the number of cases (default 6000, and 2000 in the second).
 #include <goro/goro.hpp>
 #include <goro/http.hpp>
 
@@ -448,6 +454,104 @@ TEST(HttpFuzzStress, MutatedRequestsGetWellFormedAnswersOrACloseAndLeakNothing) 
                 static_cast<unsigned long long>(seed), static_cast<unsigned long long>(cases),
                 static_cast<unsigned long long>(unmutated.load()), static_cast<unsigned long long>(rejected.load()),
                 static_cast<unsigned long long>(marked_read.load()));
+    for (int i = 0; i < 500 && goro::num_goroutines() > goroutines_before; ++i) goro::sleep(10ms);
+    EXPECT_EQ(goro::num_goroutines(), goroutines_before);
+    for (int i = 0; i < 500 && net_test::count_fds() > fds_before; ++i) goro::sleep(10ms);
+    EXPECT_EQ(net_test::count_fds(), fds_before);
+  });
+}
+
+TEST(HttpFuzzStress, ClientsThatVanishMidwayLeaveNothingBehind) {
+  const std::uint64_t seed = env_or("GORO_FUZZ_SEED", std::random_device{}());
+  const std::uint64_t cases = env_or("GORO_FUZZ_CASES", 2000);
+  SCOPED_TRACE("GORO_FUZZ_SEED=" + std::to_string(seed));
+  std::vector<std::string> inputs;
+  for (const Seed& s : seeds()) inputs.push_back(s.bytes);
+  inputs.push_back("GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+  inputs.push_back("GET /big HTTP/1.0\r\n\r\n");
+  inputs.push_back("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "10\r\n0123456789abcdef\r\n");  // the rest never comes
+  constexpr int kClients = 8;
+
+  run([&] {
+    { goro::net::Listener warm = goro::net::listen("127.0.0.1:0"); }  // the poller's own fds
+    const std::int64_t goroutines_before = goro::num_goroutines();
+    const int fds_before = net_test::count_fds();
+    std::atomic<std::uint64_t> next_case{0}, resets{0}, stalls{0};
+    {
+      http::ServerOptions o;
+      o.max_body_bytes = 100;
+      o.read_header_timeout = kServerTimeout;
+      o.read_body_timeout = kServerTimeout;
+      o.idle_timeout = kServerTimeout;
+      o.write_timeout = kServerTimeout;
+      TestServer ts(o);
+      ts.srv.get("/", [](const http::Request&, http::Response& res) { res.text("root"); });
+      ts.srv.get("/q", [](const http::Request& req, http::Response& res) {
+        res.text("a=" + req.query_or("a", ""));
+      });
+      ts.srv.post("/echo", [](const http::Request& req, http::Response& res) { res.send(req.body()); });
+      ts.srv.get("/stream", [](const http::Request&, http::Response& res) {
+        res.write("abc");
+        res.flush();
+        res.write("defg");
+      });
+      ts.srv.get("/big", [](const http::Request&, http::Response& res) {
+        const std::string block(16 * 1024, 'z');
+        std::error_code ec;
+        for (int i = 0; i < 64 && !ec; ++i) res.write(block, ec);  // 1 MiB, or until cut off
+      });
+      ts.start();
+
+      goro::WaitGroup wg;
+      for (int k = 0; k < kClients; ++k) {
+        wg.add(1);
+        goro::go([&] {
+          for (;;) {
+            const std::uint64_t i = next_case.fetch_add(1, std::memory_order_relaxed);  // relaxed: a ticket
+            if (i >= cases) break;
+            Mutator m(seed * 0x9E3779B97F4A7C15ull + i);
+            std::string input;
+            for (std::size_t n = 1 + m.below(3); n > 0; --n) input += inputs[m.below(inputs.size())];
+            if (m.chance(30)) m.mutate(input);
+            RawClient c = ts.connect();
+            if (m.chance(50)) {
+              c.conn().set_linger(true, std::chrono::seconds(0));  // close() resets
+              resets.fetch_add(1, std::memory_order_relaxed);      // relaxed: statistics
+            }
+            // Vanish while sending, or after reading up to `keep` bytes back.
+            std::size_t cut = m.chance(30) ? m.below(input.size()) : input.size();
+            std::size_t keep = m.below(2 << 20);
+            if (!c.send(std::string_view(input).substr(0, cut)) || cut < input.size()) continue;
+            if (m.chance(2)) {
+              // Stop reading with the connection open: the write timeout must end a big response.
+              stalls.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistics
+              goro::sleep(kServerTimeout + 200ms);
+              continue;
+            }
+            // ... or after a random while (a keep-alive server would wait for more).
+            c.conn().set_read_deadline(goro::Clock::now() + std::chrono::milliseconds(m.below(100)));
+            char buf[16384];
+            for (std::size_t got = 0; got < keep;) {
+              std::error_code ec;
+              std::size_t n = c.conn().read(buf, sizeof buf, ec);
+              if (ec) break;
+              got += n;
+            }
+          }  // the client's destructor closes (or resets) the connection
+          wg.done();
+        });
+      }
+      wg.wait();
+
+      RawResponse r = ts.request("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+      EXPECT_TRUE(r.ok) << r.error;
+      EXPECT_EQ(r.body, "root");
+      EXPECT_TRUE(ts.stop(5s));
+    }
+    std::printf("[ seed %llu ] %llu cases, %llu reset, %llu stalled\n", static_cast<unsigned long long>(seed),
+                static_cast<unsigned long long>(cases), static_cast<unsigned long long>(resets.load()),
+                static_cast<unsigned long long>(stalls.load()));
     for (int i = 0; i < 500 && goro::num_goroutines() > goroutines_before; ++i) goro::sleep(10ms);
     EXPECT_EQ(goro::num_goroutines(), goroutines_before);
     for (int i = 0; i < 500 && net_test::count_fds() > fds_before; ++i) goro::sleep(10ms);
