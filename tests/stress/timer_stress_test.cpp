@@ -7,6 +7,15 @@
 // path may touch the timer once it is in a heap. A plain run shows a lost or doubled
 // wake-up (a hang, or a sleep that returns early); TSan shows a stray access (it found
 // one: add_timer read the deadline after the insertion).
+//
+// The second test races stop() and reset() against firings that happen on other Ps: each
+// arming of a Timer must end in exactly one of "stop() returned true" or "one value on
+// the channel", never both, never neither (a hang), and never a value from an earlier
+// arming. Under TSan it found a second fault: a firing that sends on its channel from
+// the timer run that follows a switch (post_switch, under NoPreempt) went through the
+// channel's cooperative preemption check, which switched the goroutine out right there,
+// in the middle of the scheduler's work for its P.
+#include <goro/core/chan.hpp>
 #include <goro/core/runtime.hpp>
 #include <goro/core/time.hpp>
 #include <goro/core/wait_group.hpp>
@@ -16,6 +25,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <optional>
 #include <random>
 
 namespace {
@@ -59,6 +70,55 @@ TEST(TimerStress, MicrosecondSleepsOnFourPsNeverWakeEarlyOrGetLost) {
   });
   EXPECT_EQ(early.load(), 0);
   EXPECT_EQ(done.load(), static_cast<std::int64_t>(kGoroutines) * kSleeps);
+}
+
+constexpr int kArmings = 4 * kSleeps;
+
+TEST(TimerStress, EachArmingEndsInOneStopOrOneValueAcrossFourPs) {
+  goro::Config cfg;
+  cfg.max_procs = 4;
+  constexpr int kGoroutines = 16;
+  std::atomic<std::int64_t> stopped{0}, fired{0}, stale{0}, extra{0};
+  goro::run(cfg, [&] {
+    goro::WaitGroup wg;
+    for (int k = 0; k < kGoroutines; ++k) {
+      wg.add(1);
+      goro::go([&, k] {
+        std::mt19937 rng(static_cast<unsigned>(1000 + k));
+        goro::Timer t(std::chrono::hours(1));
+        if (t.stop()) stopped.fetch_add(1, std::memory_order_relaxed);  // relaxed: read after wg.wait()
+        for (int i = 0; i < kArmings; ++i) {
+          const auto armed = goro::Clock::now();
+          t.reset(std::chrono::microseconds(rng() % 30));  // stopped or drained: returns false
+          // Let it fire, or not: spin, yield or sleep a little, then stop it.
+          switch (rng() % 4) {
+            case 0: break;
+            case 1: goro::yield(); break;
+            case 2: goro::sleep(std::chrono::microseconds(rng() % 30)); break;
+            default: for (int s = 0; s < 200; ++s) std::atomic_signal_fence(std::memory_order_seq_cst); break;
+          }
+          if (t.stop()) {
+            stopped.fetch_add(1, std::memory_order_relaxed);
+          } else {
+            // It fired (maybe still firing on another P): its one value must come.
+            std::optional<goro::Clock::time_point> v = t.channel().recv();
+            fired.fetch_add(1, std::memory_order_relaxed);
+            if (!v || *v < armed) stale.fetch_add(1, std::memory_order_relaxed);
+          }
+          if (t.channel().try_recv()) extra.fetch_add(1, std::memory_order_relaxed);
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+  });
+  EXPECT_EQ(stale.load(), 0);
+  EXPECT_EQ(extra.load(), 0);
+  EXPECT_EQ(stopped.load() + fired.load(), static_cast<std::int64_t>(kGoroutines) * (kArmings + 1));
+  std::printf("[ %lld stopped, %lld fired ]\n", static_cast<long long>(stopped.load()),
+              static_cast<long long>(fired.load()));
+  EXPECT_GT(fired.load(), 0);
+  EXPECT_GT(stopped.load(), kGoroutines);
 }
 
 }  // namespace
