@@ -15,8 +15,13 @@
 // the timer run that follows a switch (post_switch, under NoPreempt) went through the
 // channel's cooperative preemption check, which switched the goroutine out right there,
 // in the middle of the scheduler's work for its P.
+//
+// The third has consumers select between a channel and after(a few microseconds), so
+// that timeouts race with sends all the time: every value sent is received exactly once,
+// whether the select it lands in also had its timer fire or not.
 #include <goro/core/chan.hpp>
 #include <goro/core/runtime.hpp>
+#include <goro/core/select.hpp>
 #include <goro/core/time.hpp>
 #include <goro/core/wait_group.hpp>
 
@@ -119,6 +124,62 @@ TEST(TimerStress, EachArmingEndsInOneStopOrOneValueAcrossFourPs) {
               static_cast<long long>(fired.load()));
   EXPECT_GT(fired.load(), 0);
   EXPECT_GT(stopped.load(), kGoroutines);
+}
+
+TEST(TimerStress, SelectsWithTimeoutsLoseAndDoubleNothing) {
+  goro::Config cfg;
+  cfg.max_procs = 4;
+  constexpr int kProducers = 4, kConsumers = 12;
+  constexpr std::int64_t kPerProducer = kArmings;
+  std::atomic<std::int64_t> received_sum{0}, received{0}, timeouts{0};
+  goro::run(cfg, [&] {
+    goro::Chan<std::int64_t> ch(0);  // unbuffered: each send meets one select
+    goro::WaitGroup producers, consumers;
+    for (int k = 0; k < kProducers; ++k) {
+      producers.add(1);
+      goro::go([&, k] {
+        std::mt19937 rng(static_cast<unsigned>(3000 + k));
+        for (std::int64_t i = 0; i < kPerProducer; ++i) {
+          // Pauses now and then, so that the consumers' timeouts fire about as often as
+          // values arrive.
+          if (rng() % 4 == 0) goro::sleep(std::chrono::microseconds(rng() % 20));
+          ch.send(k * kPerProducer + i + 1);
+        }
+        producers.done();
+      });
+    }
+    for (int k = 0; k < kConsumers; ++k) {
+      consumers.add(1);
+      goro::go([&, k] {
+        std::mt19937 rng(static_cast<unsigned>(2000 + k));
+        for (bool open = true; open;) {
+          goro::select(
+              goro::recv(ch,
+                         [&](std::optional<std::int64_t> v) {
+                           if (!v) {
+                             open = false;
+                             return;
+                           }
+                           // relaxed: totals read after the WaitGroups
+                           received_sum.fetch_add(*v, std::memory_order_relaxed);
+                           received.fetch_add(1, std::memory_order_relaxed);
+                         }),
+              goro::recv(goro::after(std::chrono::microseconds(rng() % 20)),
+                         [&] { timeouts.fetch_add(1, std::memory_order_relaxed); }));
+        }
+        consumers.done();
+      });
+    }
+    producers.wait();
+    ch.close();
+    consumers.wait();
+  });
+  const std::int64_t n = kProducers * kPerProducer;
+  EXPECT_EQ(received.load(), n);
+  EXPECT_EQ(received_sum.load(), n * (n + 1) / 2);
+  EXPECT_GT(timeouts.load(), 0);
+  std::printf("[ %lld values, %lld timeouts ]\n", static_cast<long long>(received.load()),
+              static_cast<long long>(timeouts.load()));
 }
 
 }  // namespace
