@@ -19,6 +19,10 @@
 // The third has consumers select between a channel and after(a few microseconds), so
 // that timeouts race with sends all the time: every value sent is received exactly once,
 // whether the select it lands in also had its timer fire or not.
+//
+// The fourth churns Tickers of 5-50 us periods (a periodic timer re-arms itself in the
+// heap, under the heap's lock, while its owner stops or resets it from another P): ticks
+// keep coming while a Ticker runs, and none comes after stop() has returned.
 #include <goro/core/chan.hpp>
 #include <goro/core/runtime.hpp>
 #include <goro/core/select.hpp>
@@ -31,8 +35,10 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <random>
+#include <string>
 
 namespace {
 
@@ -181,5 +187,82 @@ TEST(TimerStress, SelectsWithTimeoutsLoseAndDoubleNothing) {
   std::printf("[ %lld values, %lld timeouts ]\n", static_cast<long long>(received.load()),
               static_cast<long long>(timeouts.load()));
 }
+
+// GORO_DEBUG with a 50 us preemption slice in front (the runtime's shortest) for one
+// run(), so that sysmon asks for preemptions all the time; other settings are kept.
+class ShortSlices {
+ public:
+  ShortSlices() {
+    const char* old = std::getenv("GORO_DEBUG");
+    had_ = old != nullptr;
+    if (had_) old_ = old;
+    std::string v = "preemptus=50";
+    if (had_ && !old_.empty()) v += "," + old_;
+    ::setenv("GORO_DEBUG", v.c_str(), 1);
+  }
+  ~ShortSlices() {
+    if (had_) {
+      ::setenv("GORO_DEBUG", old_.c_str(), 1);
+    } else {
+      ::unsetenv("GORO_DEBUG");
+    }
+  }
+  ShortSlices(const ShortSlices&) = delete;
+  ShortSlices& operator=(const ShortSlices&) = delete;
+
+ private:
+  bool had_ = false;
+  std::string old_;
+};
+
+// With short slices: a periodic timer's callback runs under its heap's Lock, and its
+// channel send used to honour a preemption request there, switching out with the Lock
+// held: the next check_timers of that heap waited for a Lock whose holder sat in the
+// global queue (on one P, forever).
+void tickers_reset_and_stopped(int procs) {
+  ShortSlices slices;
+  goro::Config cfg;
+  cfg.max_procs = procs;
+  constexpr int kGoroutines = 16;
+  constexpr int kRounds = kSleeps / 2;
+  std::atomic<std::int64_t> ticks{0}, after_stop{0}, missing{0};
+  goro::run(cfg, [&] {
+    goro::WaitGroup wg;
+    for (int k = 0; k < kGoroutines; ++k) {
+      wg.add(1);
+      goro::go([&, k] {
+        std::mt19937 rng(static_cast<unsigned>(4000 + k));
+        auto period = [&] { return std::chrono::microseconds(5 + rng() % 46); };
+        goro::Ticker tk(period());
+        for (int r = 0; r < kRounds; ++r) {
+          for (int n = 1 + static_cast<int>(rng() % 3); n > 0; --n) {
+            // A tick is due within a period; 1 s means it got lost.
+            std::size_t i = goro::select(goro::recv(tk.channel()),
+                                         goro::recv(goro::after(std::chrono::seconds(1))));
+            // relaxed: counters read after wg.wait()
+            (i == 0 ? ticks : missing).fetch_add(1, std::memory_order_relaxed);
+          }
+          if (rng() % 2 == 0) {
+            tk.reset(period());  // re-armed while it may be firing on another P
+            continue;
+          }
+          tk.stop();
+          (void)tk.channel().try_recv();  // a tick sent before the stop may wait there
+          goro::sleep(std::chrono::microseconds(60 + rng() % 40));  // > any period
+          if (tk.channel().try_recv()) after_stop.fetch_add(1, std::memory_order_relaxed);
+          tk.reset(period());
+        }
+        wg.done();
+      });
+    }
+    wg.wait();
+  });
+  EXPECT_EQ(after_stop.load(), 0);
+  EXPECT_EQ(missing.load(), 0);
+  EXPECT_GT(ticks.load(), kGoroutines * kRounds);
+}
+
+TEST(TimerStress, TickersResetAndStoppedWhileTickingOnOneP) { tickers_reset_and_stopped(1); }
+TEST(TimerStress, TickersResetAndStoppedWhileTickingOnFourPs) { tickers_reset_and_stopped(4); }
 
 }  // namespace
