@@ -27,28 +27,32 @@ class Proxy {
     addr_ = ln_.local_address();
     auto [ctx, cancel] = goro::with_cancel(goro::background());
     cancel_ = cancel;
-    goro::go([this, ctx = ctx, done = done_]() mutable {
-      net::ServeOptions o;
-      o.context = ctx;
-      o.shutdown_timeout = 2s;
-      net::serve(
-          ln_,
-          [this](net::Conn& client) {
-            std::error_code ec;
-            net::Conn up = net::dial(backend_, 3s, ec);
-            if (ec) return;
-            ++relays_started_;
-            net::RelayResult r = net::relay(client, up);
-            last_ = r;
-            ++relays_done_;
-          },
-          o);
-      done.send(1);
+    served_.add(1);
+    // No counted reference outlives served_.done() (see net_test::EchoServer).
+    goro::go([this, ctx = ctx]() mutable {
+      {
+        net::ServeOptions o;
+        o.context = std::move(ctx);
+        o.shutdown_timeout = 2s;
+        net::serve(
+            ln_,
+            [this](net::Conn& client) {
+              std::error_code ec;
+              net::Conn up = net::dial(backend_, 3s, ec);
+              if (ec) return;
+              ++relays_started_;
+              net::RelayResult r = net::relay(client, up);
+              last_ = r;
+              ++relays_done_;
+            },
+            o);
+      }
+      served_.done();
     });
   }
   ~Proxy() {
     cancel_();
-    done_.recv();
+    served_.wait();
   }
   const net::Address& address() const { return addr_; }
   int relays_done() const { return relays_done_.load(); }
@@ -59,7 +63,7 @@ class Proxy {
   net::Listener ln_;
   net::Address addr_;
   goro::CancelFunc cancel_;
-  goro::Chan<int> done_{1};
+  goro::WaitGroup served_;
   std::atomic<int> relays_started_{0};
   std::atomic<int> relays_done_{0};
   net::RelayResult last_;
