@@ -23,6 +23,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -64,8 +65,19 @@ class Service {
     std::vector<char*> argv;
     for (auto& a : argv_s) argv.push_back(a.data());
     argv.push_back(nullptr);
+    // Ours replace the inherited ones of the same name (getenv takes the first): a test
+    // run with GORO_MAXPROCS=8 must still start a one-P service when asked to.
     std::vector<std::string> env_s;
-    for (char** e = environ; *e != nullptr; ++e) env_s.emplace_back(*e);
+    for (char** e = environ; *e != nullptr; ++e) {
+      std::string_view var(*e);
+      std::string_view name = var.substr(0, var.find('='));
+      bool replaced = false;
+      for (const auto& mine : env) {
+        replaced |= mine.size() > name.size() && mine.compare(0, name.size(), name) == 0 &&
+                    mine[name.size()] == '=';
+      }
+      if (!replaced) env_s.emplace_back(var);
+    }
     env_s.insert(env_s.end(), env.begin(), env.end());
     std::vector<char*> envp;
     for (auto& e : env_s) envp.push_back(e.data());

@@ -15,6 +15,24 @@
 
 namespace net_test {
 
+// net::dial, retried for up to 10 s while the kernel has no local port to give
+// (EAGAIN, EADDRNOTAVAIL). Tests that open thousands of connections in a burst, next to
+// others doing the same under ctest -j, can find every ephemeral port of the loopback in
+// TIME_WAIT for a moment (a port in TIME_WAIT is reused only after a second); that is the
+// machine's limit, not what they test.
+inline goro::net::Conn dial_retry(const goro::net::Address& a, goro::Duration timeout,
+                                  std::error_code& ec) {
+  for (int tries = 0;; ++tries) {
+    goro::net::Conn c = goro::net::dial(a, timeout, ec);
+    if (!ec || tries >= 1000 ||
+        (ec != std::errc::resource_unavailable_try_again &&
+         ec != std::errc::address_not_available)) {
+      return c;
+    }
+    goro::sleep(std::chrono::milliseconds(10));
+  }
+}
+
 // Open descriptors of this process (entries of /proc/self/fd, minus the DIR's own).
 inline int count_fds() {
   DIR* d = opendir("/proc/self/fd");

@@ -117,7 +117,7 @@ TEST(TcpLoad, TenThousandConnectionsNoDescriptorLeak) {
         goro::go([&] {
           for (int i = 0; i < kEach; ++i) {
             std::error_code ec;
-            net::Conn c = net::dial(a, 10s, ec);
+            net::Conn c = net_test::dial_retry(a, 10s, ec);
             if (ec) {
               ADD_FAILURE() << "dial: " << ec.message();
               continue;

@@ -56,7 +56,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr goro::Duration kServerTimeout = 1s;      // read-header, read-body, idle
+constexpr goro::Duration kServerTimeout = 1s;  // read-header, read-body, idle
 constexpr goro::Duration kClientWait = 10 * kServerTimeout;
 
 // A well-formed request and what the server answers it.
@@ -71,8 +71,8 @@ struct Seed {
 std::vector<Seed> seeds() {
   return {
       {"GET / HTTP/1.1\r\nHost: t\r\n\r\n", 200, "root", false},
-      {"GET /q?a=1&b=%20x HTTP/1.1\r\nHost: t\r\nAccept: */*\r\nX-Long: " +
-           std::string(200, 'a') + "\r\n\r\n",
+      {"GET /q?a=1&b=%20x HTTP/1.1\r\nHost: t\r\nAccept: */*\r\nX-Long: " + std::string(200, 'a') +
+           "\r\n\r\n",
        200, "a=1", false},
       {"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world", 200,
        "hello world", false},
@@ -94,16 +94,49 @@ std::vector<Seed> seeds() {
 // header lines and request lines that request smuggling is made of.
 const std::vector<std::string>& splices() {
   static const std::vector<std::string> v = {
-      "\r", "\n", "\r\n", " ", "\t", ":", ";", "0", "9", "f", "-", "+", ",", "\"",
-      std::string(1, '\0'), "\x80", "\xff", "%", "?", "#", "/..",
-      "Content-Length: 3\r\n", "Content-Length: 0\r\n", "Content-Length: -1\r\n",
-      "Content-Length: 99999999999999999999\r\n", "Content-Length: 1, 2\r\n",
-      "Transfer-Encoding: chunked\r\n", "Transfer-Encoding: gzip, chunked\r\n",
-      "Transfer-Encoding: chunked, gzip\r\n", "Transfer-Encoding : chunked\r\n",
-      " folded\r\n", "\tfolded\r\n", "Connection: close\r\n", "Expect: 100-continue\r\n",
-      "ffffffffffffffffff\r\n", "0\r\n\r\n", "5\r\nhello\r\n",
-      "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n", "HTTP/1.1", "HTTP/2.0", "GET / HTTP/1.1\n",
-      std::string(300, 'x'), "X: " + std::string(1100, 'y') + "\r\n",
+      "\r",
+      "\n",
+      "\r\n",
+      " ",
+      "\t",
+      ":",
+      ";",
+      "0",
+      "9",
+      "f",
+      "-",
+      "+",
+      ",",
+      "\"",
+      std::string(1, '\0'),
+      "\x80",
+      "\xff",
+      "%",
+      "?",
+      "#",
+      "/..",
+      "Content-Length: 3\r\n",
+      "Content-Length: 0\r\n",
+      "Content-Length: -1\r\n",
+      "Content-Length: 99999999999999999999\r\n",
+      "Content-Length: 1, 2\r\n",
+      "Transfer-Encoding: chunked\r\n",
+      "Transfer-Encoding: gzip, chunked\r\n",
+      "Transfer-Encoding: chunked, gzip\r\n",
+      "Transfer-Encoding : chunked\r\n",
+      " folded\r\n",
+      "\tfolded\r\n",
+      "Connection: close\r\n",
+      "Expect: 100-continue\r\n",
+      "ffffffffffffffffff\r\n",
+      "0\r\n\r\n",
+      "5\r\nhello\r\n",
+      "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n",
+      "HTTP/1.1",
+      "HTTP/2.0",
+      "GET / HTTP/1.1\n",
+      std::string(300, 'x'),
+      "X: " + std::string(1100, 'y') + "\r\n",
   };
   return v;
 }
@@ -112,7 +145,9 @@ class Mutator {
  public:
   explicit Mutator(std::uint64_t seed) : rng_(seed) {}
 
-  std::size_t below(std::size_t n) { return n == 0 ? 0 : std::uniform_int_distribution<std::size_t>(0, n - 1)(rng_); }
+  std::size_t below(std::size_t n) {
+    return n == 0 ? 0 : std::uniform_int_distribution<std::size_t>(0, n - 1)(rng_);
+  }
   bool chance(int percent) { return static_cast<int>(below(100)) < percent; }
 
   void mutate(std::string& s) {
@@ -200,7 +235,8 @@ bool parse_stream(std::string_view in, std::vector<Parsed>& out, std::string& wh
       if (!line(l)) return why = "incomplete head", false;
       if (l.empty()) break;
       std::size_t colon = l.find(':');
-      if (colon == 0 || colon == std::string_view::npos || colon + 1 >= l.size() || l[colon + 1] != ' ') {
+      if (colon == 0 || colon == std::string_view::npos || colon + 1 >= l.size() ||
+          l[colon + 1] != ' ') {
         return why = "bad header line: " + std::string(l), false;
       }
       for (char c : l.substr(0, colon)) {
@@ -235,7 +271,8 @@ bool parse_stream(std::string_view in, std::vector<Parsed>& out, std::string& wh
     if (chunked) {
       for (;;) {
         if (!line(l)) return why = "incomplete chunk size", false;
-        if (l.empty() || l.size() > 16 || l.find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos) {
+        if (l.empty() || l.size() > 16 ||
+            l.find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos) {
           return why = "bad chunk size: " + std::string(l), false;
         }
         std::size_t n = std::strtoul(std::string(l).c_str(), nullptr, 16);
@@ -243,7 +280,8 @@ bool parse_stream(std::string_view in, std::vector<Parsed>& out, std::string& wh
           if (!line(l) || !l.empty()) return why = "bad last chunk", false;
           break;
         }
-        if (in.size() - pos < n + 2 || in.substr(pos + n, 2) != "\r\n") return why = "bad chunk", false;
+        if (in.size() - pos < n + 2 || in.substr(pos + n, 2) != "\r\n")
+          return why = "bad chunk", false;
         body += in.substr(pos, n);
         pos += n + 2;
       }
@@ -345,13 +383,15 @@ TEST(HttpFuzzStress, MutatedRequestsGetWellFormedAnswersOrACloseAndLeakNothing) 
       ts.srv.get("/q", [](const http::Request& req, http::Response& res) {
         res.text("a=" + req.query_or("a", ""));
       });
-      ts.srv.post("/echo", [](const http::Request& req, http::Response& res) { res.send(req.body()); });
+      ts.srv.post("/echo",
+                  [](const http::Request& req, http::Response& res) { res.send(req.body()); });
       ts.srv.get("/stream", [](const http::Request&, http::Response& res) {
         res.write("abc");
         res.flush();
         res.write("defg");
       });
-      ts.srv.get("/smuggled", [](const http::Request&, http::Response& res) { res.text("smuggled"); });
+      ts.srv.get("/smuggled",
+                 [](const http::Request&, http::Response& res) { res.text("smuggled"); });
       ts.start();
 
       goro::WaitGroup wg;
@@ -359,8 +399,10 @@ TEST(HttpFuzzStress, MutatedRequestsGetWellFormedAnswersOrACloseAndLeakNothing) 
         wg.add(1);
         goro::go([&, k] {
           for (;;) {
-            const std::uint64_t i = next_case.fetch_add(1, std::memory_order_relaxed);  // relaxed: a ticket
-            if (i >= cases || failures.load(std::memory_order_relaxed) >= 3) break;  // relaxed: a hint
+            const std::uint64_t i =
+                next_case.fetch_add(1, std::memory_order_relaxed);  // relaxed: a ticket
+            if (i >= cases || failures.load(std::memory_order_relaxed) >= 3)
+              break;  // relaxed: a hint
             Mutator m(seed * 0x9E3779B97F4A7C15ull + i);
             std::vector<const Seed*> parts;
             std::string input;
@@ -375,12 +417,19 @@ TEST(HttpFuzzStress, MutatedRequestsGetWellFormedAnswersOrACloseAndLeakNothing) 
             }
             const bool half_close = m.chance(95);
 
-            RawClient c = ts.connect();
+            std::error_code dial_ec;
+            RawClient c(net_test::dial_retry(ts.addr, 5s, dial_ec));
+            if (dial_ec) {
+              failures.fetch_add(1, std::memory_order_relaxed);  // relaxed: a hint
+              ADD_FAILURE() << "case " << i << ": dial: " << dial_ec.message();
+              continue;
+            }
             for (std::size_t pos = 0; pos < input.size();) {
               std::size_t n = m.chance(70) ? input.size() - pos : 1 + m.below(input.size() - pos);
               if (!c.send(std::string_view(input).substr(pos, n))) break;  // closed on us
               pos += n;
-              if (pos < input.size() && m.chance(30)) goro::sleep(std::chrono::microseconds(m.below(500)));
+              if (pos < input.size() && m.chance(30))
+                goro::sleep(std::chrono::microseconds(m.below(500)));
             }
             if (half_close) {
               std::error_code ec;
@@ -391,8 +440,12 @@ TEST(HttpFuzzStress, MutatedRequestsGetWellFormedAnswersOrACloseAndLeakNothing) 
             std::vector<Parsed> rs;
             std::string why;
             bool ok = closed && parse_stream(got, rs, why);
-            if (!closed) why = "the server did not close within " +
-                             std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(kClientWait).count()) + " ms";
+            if (!closed)
+              why =
+                  "the server did not close within " +
+                  std::to_string(
+                      std::chrono::duration_cast<std::chrono::milliseconds>(kClientWait).count()) +
+                  " ms";
             std::size_t finals = 0;
             for (std::size_t j = 0; ok && j < rs.size(); ++j) {
               const Parsed& r = rs[j];
@@ -404,7 +457,8 @@ TEST(HttpFuzzStress, MutatedRequestsGetWellFormedAnswersOrACloseAndLeakNothing) 
               } else {
                 // The server's own answer: an error, after which nothing is read.
                 static constexpr int kErrors[] = {400, 408, 413, 414, 417, 431, 500, 501, 505};
-                if (std::find(std::begin(kErrors), std::end(kErrors), r.status) == std::end(kErrors)) {
+                if (std::find(std::begin(kErrors), std::end(kErrors), r.status) ==
+                    std::end(kErrors)) {
                   ok = false, why = "unmarked response " + std::to_string(r.status);
                 } else if (!r.closes || !last) {
                   ok = false, why = "an error response that does not end the connection";
@@ -433,8 +487,10 @@ TEST(HttpFuzzStress, MutatedRequestsGetWellFormedAnswersOrACloseAndLeakNothing) 
             (void)finals;
             if (!ok) {
               failures.fetch_add(1, std::memory_order_relaxed);  // relaxed: a hint
-              ADD_FAILURE() << "case " << i << " (client " << k << (half_close ? ", half closed" : "")
-                            << "): " << why << "\n--- sent:\n" << escaped(input) << "\n--- received:\n"
+              ADD_FAILURE() << "case " << i << " (client " << k
+                            << (half_close ? ", half closed" : "") << "): " << why
+                            << "\n--- sent:\n"
+                            << escaped(input) << "\n--- received:\n"
                             << escaped(got);
             }
           }
@@ -450,10 +506,13 @@ TEST(HttpFuzzStress, MutatedRequestsGetWellFormedAnswersOrACloseAndLeakNothing) 
       EXPECT_EQ(marked.load(), marked_read.load() + 1);
       EXPECT_TRUE(ts.stop(5s));
     }
-    std::printf("[ seed %llu ] %llu cases, %llu unmutated, %llu rejected by the server, %llu marked responses\n",
-                static_cast<unsigned long long>(seed), static_cast<unsigned long long>(cases),
-                static_cast<unsigned long long>(unmutated.load()), static_cast<unsigned long long>(rejected.load()),
-                static_cast<unsigned long long>(marked_read.load()));
+    std::printf(
+        "[ seed %llu ] %llu cases, %llu unmutated, %llu rejected by the server, %llu marked "
+        "responses\n",
+        static_cast<unsigned long long>(seed), static_cast<unsigned long long>(cases),
+        static_cast<unsigned long long>(unmutated.load()),
+        static_cast<unsigned long long>(rejected.load()),
+        static_cast<unsigned long long>(marked_read.load()));
     for (int i = 0; i < 500 && goro::num_goroutines() > goroutines_before; ++i) goro::sleep(10ms);
     EXPECT_EQ(goro::num_goroutines(), goroutines_before);
     for (int i = 0; i < 500 && net_test::count_fds() > fds_before; ++i) goro::sleep(10ms);
@@ -469,8 +528,9 @@ TEST(HttpFuzzStress, ClientsThatVanishMidwayLeaveNothingBehind) {
   for (const Seed& s : seeds()) inputs.push_back(s.bytes);
   inputs.push_back("GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
   inputs.push_back("GET /big HTTP/1.0\r\n\r\n");
-  inputs.push_back("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                   "10\r\n0123456789abcdef\r\n");  // the rest never comes
+  inputs.push_back(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "10\r\n0123456789abcdef\r\n");  // the rest never comes
   constexpr int kClients = 8;
 
   run([&] {
@@ -490,7 +550,8 @@ TEST(HttpFuzzStress, ClientsThatVanishMidwayLeaveNothingBehind) {
       ts.srv.get("/q", [](const http::Request& req, http::Response& res) {
         res.text("a=" + req.query_or("a", ""));
       });
-      ts.srv.post("/echo", [](const http::Request& req, http::Response& res) { res.send(req.body()); });
+      ts.srv.post("/echo",
+                  [](const http::Request& req, http::Response& res) { res.send(req.body()); });
       ts.srv.get("/stream", [](const http::Request&, http::Response& res) {
         res.write("abc");
         res.flush();
@@ -508,13 +569,20 @@ TEST(HttpFuzzStress, ClientsThatVanishMidwayLeaveNothingBehind) {
         wg.add(1);
         goro::go([&] {
           for (;;) {
-            const std::uint64_t i = next_case.fetch_add(1, std::memory_order_relaxed);  // relaxed: a ticket
+            const std::uint64_t i =
+                next_case.fetch_add(1, std::memory_order_relaxed);  // relaxed: a ticket
             if (i >= cases) break;
             Mutator m(seed * 0x9E3779B97F4A7C15ull + i);
             std::string input;
-            for (std::size_t n = 1 + m.below(3); n > 0; --n) input += inputs[m.below(inputs.size())];
+            for (std::size_t n = 1 + m.below(3); n > 0; --n)
+              input += inputs[m.below(inputs.size())];
             if (m.chance(30)) m.mutate(input);
-            RawClient c = ts.connect();
+            std::error_code dial_ec;
+            RawClient c(net_test::dial_retry(ts.addr, 5s, dial_ec));
+            if (dial_ec) {
+              ADD_FAILURE() << "case " << i << ": dial: " << dial_ec.message();
+              continue;
+            }
             if (m.chance(50)) {
               c.conn().set_linger(true, std::chrono::seconds(0));  // close() resets
               resets.fetch_add(1, std::memory_order_relaxed);      // relaxed: statistics
@@ -530,7 +598,8 @@ TEST(HttpFuzzStress, ClientsThatVanishMidwayLeaveNothingBehind) {
               continue;
             }
             // ... or after a random while (a keep-alive server would wait for more).
-            c.conn().set_read_deadline(goro::Clock::now() + std::chrono::milliseconds(m.below(100)));
+            c.conn().set_read_deadline(goro::Clock::now() +
+                                       std::chrono::milliseconds(m.below(100)));
             char buf[16384];
             for (std::size_t got = 0; got < keep;) {
               std::error_code ec;
@@ -549,8 +618,9 @@ TEST(HttpFuzzStress, ClientsThatVanishMidwayLeaveNothingBehind) {
       EXPECT_EQ(r.body, "root");
       EXPECT_TRUE(ts.stop(5s));
     }
-    std::printf("[ seed %llu ] %llu cases, %llu reset, %llu stalled\n", static_cast<unsigned long long>(seed),
-                static_cast<unsigned long long>(cases), static_cast<unsigned long long>(resets.load()),
+    std::printf("[ seed %llu ] %llu cases, %llu reset, %llu stalled\n",
+                static_cast<unsigned long long>(seed), static_cast<unsigned long long>(cases),
+                static_cast<unsigned long long>(resets.load()),
                 static_cast<unsigned long long>(stalls.load()));
     for (int i = 0; i < 500 && goro::num_goroutines() > goroutines_before; ++i) goro::sleep(10ms);
     EXPECT_EQ(goro::num_goroutines(), goroutines_before);

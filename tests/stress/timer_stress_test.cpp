@@ -71,7 +71,8 @@ TEST(TimerStress, MicrosecondSleepsOnFourPsNeverWakeEarlyOrGetLost) {
           auto t0 = std::chrono::steady_clock::now();
           goro::sleep(d);
           // relaxed: counters read after wg.wait()
-          if (std::chrono::steady_clock::now() - t0 < d) early.fetch_add(1, std::memory_order_relaxed);
+          if (std::chrono::steady_clock::now() - t0 < d)
+            early.fetch_add(1, std::memory_order_relaxed);
           done.fetch_add(1, std::memory_order_relaxed);
         }
         wg.done();
@@ -97,16 +98,24 @@ TEST(TimerStress, EachArmingEndsInOneStopOrOneValueAcrossFourPs) {
       goro::go([&, k] {
         std::mt19937 rng(static_cast<unsigned>(1000 + k));
         goro::Timer t(std::chrono::hours(1));
-        if (t.stop()) stopped.fetch_add(1, std::memory_order_relaxed);  // relaxed: read after wg.wait()
+        if (t.stop())
+          stopped.fetch_add(1, std::memory_order_relaxed);  // relaxed: read after wg.wait()
         for (int i = 0; i < kArmings; ++i) {
           const auto armed = goro::Clock::now();
           t.reset(std::chrono::microseconds(rng() % 30));  // stopped or drained: returns false
           // Let it fire, or not: spin, yield or sleep a little, then stop it.
           switch (rng() % 4) {
-            case 0: break;
-            case 1: goro::yield(); break;
-            case 2: goro::sleep(std::chrono::microseconds(rng() % 30)); break;
-            default: for (int s = 0; s < 200; ++s) std::atomic_signal_fence(std::memory_order_seq_cst); break;
+            case 0:
+              break;
+            case 1:
+              goro::yield();
+              break;
+            case 2:
+              goro::sleep(std::chrono::microseconds(rng() % 30));
+              break;
+            default:
+              for (int s = 0; s < 200; ++s) std::atomic_signal_fence(std::memory_order_seq_cst);
+              break;
           }
           if (t.stop()) {
             stopped.fetch_add(1, std::memory_order_relaxed);
@@ -159,19 +168,18 @@ TEST(TimerStress, SelectsWithTimeoutsLoseAndDoubleNothing) {
       goro::go([&, k] {
         std::mt19937 rng(static_cast<unsigned>(2000 + k));
         for (bool open = true; open;) {
-          goro::select(
-              goro::recv(ch,
-                         [&](std::optional<std::int64_t> v) {
-                           if (!v) {
-                             open = false;
-                             return;
-                           }
-                           // relaxed: totals read after the WaitGroups
-                           received_sum.fetch_add(*v, std::memory_order_relaxed);
-                           received.fetch_add(1, std::memory_order_relaxed);
-                         }),
-              goro::recv(goro::after(std::chrono::microseconds(rng() % 20)),
-                         [&] { timeouts.fetch_add(1, std::memory_order_relaxed); }));
+          goro::select(goro::recv(ch,
+                                  [&](std::optional<std::int64_t> v) {
+                                    if (!v) {
+                                      open = false;
+                                      return;
+                                    }
+                                    // relaxed: totals read after the WaitGroups
+                                    received_sum.fetch_add(*v, std::memory_order_relaxed);
+                                    received.fetch_add(1, std::memory_order_relaxed);
+                                  }),
+                       goro::recv(goro::after(std::chrono::microseconds(rng() % 20)),
+                                  [&] { timeouts.fetch_add(1, std::memory_order_relaxed); }));
         }
         consumers.done();
       });
