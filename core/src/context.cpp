@@ -156,11 +156,11 @@ struct CancelNode final : ContextNode {
   // canceller from reaching this node until its whole subtree is cancelled.
   Lock mu;
   // atomic: 0 until cancelled, then the reason, never changed again. Stored (release)
-  // under mu by the canceller once every descendant is cancelled, just before done is
+  // under mu by the canceller once every descendant is cancelled, just after done is
   // closed; loaded lock-free by err()
-  // (acquire: pairs with that store, so whoever sees the reason also sees everything
-  // the canceller did before cancelling; done's close orders the rest). Under mu it is
-  // read relaxed: the lock orders it.
+  // (acquire: pairs with that store, so whoever sees the reason also sees done closed
+  // and everything the canceller did before). Under mu it is read relaxed: the lock
+  // orders it.
   std::atomic<int> err{kErrNone};
   CancelNode* children = nullptr;  // guarded by mu: head of the weak children list
   // Guarded by mu: where the deadline timer is (see with_deadline_ns). While not kNone,
@@ -274,18 +274,22 @@ void detach_children(CancelNode* n) noexcept {
   n->pending = pending;
 }
 
-// The last step of cancelling n, all of whose children are cancelled (n->mu held): set
-// the reason, close done, and claim the timer for deletion (del_timer itself is called
+// The last step of cancelling n, all of whose children are cancelled (n->mu held): close
+// done, set the reason, and claim the timer for deletion (del_timer itself is called
 // with no lock held: a P's timer lock comes before primitives' locks, HACKING.md).
 void finish_cancel(CancelNode* n, int err) noexcept {
-  // release: pairs with err()'s acquire load (see CancelNode::err).
-  n->err.store(err, std::memory_order_release);
+  // done first, then the reason (Go's contract both ways): whoever sees the reason
+  // lock-free also sees done closed; whoever sees done closed before the reason is
+  // stored finds err() at kErrNone, whose slow path waits for mu, held until after the
+  // store.
   try {
     // done is never closed elsewhere, unless a user closed a copy against the rules;
     // cancellation must still complete then.
     n->done.close();
   } catch (const ChanClosedError&) {
   }
+  // release: pairs with err()'s acquire load (see CancelNode::err).
+  n->err.store(err, std::memory_order_release);
   switch (n->timer_state) {
     case CancelNode::TimerState::kArmed:
       n->timer_state = CancelNode::TimerState::kNone;

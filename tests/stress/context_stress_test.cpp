@@ -116,6 +116,50 @@ TEST(ContextStress, ParentChildAndTimerRace) {
 // which a churner keeps cancelling and replacing, under one root. Leaves are cancelled,
 // time out, or are just dropped; some goroutines block on done(). At the end the root is
 // cancelled and every state must be gone.
+// Go's contract, both ways: once Err reports a reason, Done is closed; once Done is
+// closed, Err reports a reason. Goroutines on another P spin on err() (and on done())
+// while the context is cancelled, with waiters parked on done so that closing it takes
+// a while. The canceller used to store the reason before closing done, so err() could
+// report it while done was still open (seen once in ConcurrentTreesUnderChurningParents).
+TEST(ContextStress, ErrAndDoneAgreeWhileACancelRuns) {
+  const std::int64_t rounds = scaled(40000);
+  std::atomic<std::int64_t> err_before_done{0}, done_before_err{0};
+  goro::run(goro::Config{.max_procs = 3}, [&] {
+    for (std::int64_t r = 0; r < rounds; ++r) {
+      goro::ContextWithCancel c = goro::with_cancel(goro::background());
+      goro::WaitGroup wg;
+      for (int w = 0; w < 8; ++w) {
+        wg.add(1);
+        goro::go([&] {
+          goro::select(goro::recv(c.ctx.done()));
+          wg.done();
+        });
+      }
+      wg.add(2);
+      goro::go([&] {
+        for (int k = 1; !c.ctx.err(); ++k) {
+          if (k % 1024 == 0) goro::yield();  // the canceller needs a P too
+        }
+        // relaxed: counters read after run()
+        if (!is_done(c.ctx)) err_before_done.fetch_add(1, std::memory_order_relaxed);
+        wg.done();
+      });
+      goro::go([&] {
+        for (int k = 1; !is_done(c.ctx); ++k) {
+          if (k % 1024 == 0) goro::yield();
+        }
+        if (!c.ctx.err()) done_before_err.fetch_add(1, std::memory_order_relaxed);
+        wg.done();
+      });
+      goro::yield();
+      c.cancel();
+      wg.wait();
+    }
+  });
+  EXPECT_EQ(err_before_done.load(), 0);
+  EXPECT_EQ(done_before_err.load(), 0);
+}
+
 TEST(ContextStress, ConcurrentTreesUnderChurningParents) {
   const std::int64_t live0 = goro::detail::context_live_states();
   goro::run(goro::Config{.max_procs = 2}, [&] {
