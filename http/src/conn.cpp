@@ -70,6 +70,28 @@ constexpr auto kLingerTime = std::chrono::milliseconds(500);
 constexpr auto kIdleLinger = std::chrono::milliseconds(100);
 constexpr std::size_t kLingerMax = 256 * 1024;
 
+// Turns the horizontal tabs in the trailing whitespace of header lines into spaces, in
+// place. That whitespace is OWS, not part of the value (RFC 9110 5.5), and either byte
+// may make it up; llhttp 8.1 accepts only spaces there in the fields it interprets
+// itself, so "Content-Length: 3<TAB>" was a 400 and "Connection: close<TAB>" did not
+// close. The request line is left alone (a tab there stays an error). A head without a
+// tab costs one memchr.
+void tabs_to_spaces_before_eol(char* p, std::size_t n) noexcept {
+  char* const end = p + n;
+  char* tab = static_cast<char*>(std::memchr(p, '\t', n));
+  if (tab == nullptr) return;
+  const char* first_eol = static_cast<const char*>(std::memchr(p, '\n', n));
+  if (first_eol == nullptr) return;
+  while (tab != nullptr) {
+    char* q = tab;
+    while (q < end && (*q == ' ' || *q == '\t')) ++q;
+    if (tab > first_eol && q < end && *q == '\r') {
+      for (char* t = tab; t < q; ++t) *t = ' ';
+    }
+    tab = q < end ? static_cast<char*>(std::memchr(q, '\t', static_cast<std::size_t>(end - q))) : nullptr;
+  }
+}
+
 // "Date: <now>\r\n".
 void put_date_line(OutWriter& w) {
   w.put("Date: ");
@@ -433,6 +455,7 @@ Connection::HeadResult Connection::read_head() {
   span_idx_ = span_off_ = 0;
   continue_pending_ = false;
   x_->parser.begin(&x_->req, &x_->trailers, opts_.max_header_count, opts_.max_body_bytes);
+  tabs_to_spaces_before_eol(x_->buf.get() + head_start, head_len);
   Parser::Result pr = x_->parser.execute(x_->buf.get() + head_start, head_len);
   if (pr.status == Parser::Status::kError) {
     reject(x_->parser.error_status(), x_->parser.error_reason());
