@@ -74,8 +74,8 @@ constexpr std::size_t kLingerMax = 256 * 1024;
 // place. That whitespace is OWS, not part of the value (RFC 9110 5.5), and either byte
 // may make it up; llhttp 8.1 accepts only spaces there in the fields it interprets
 // itself, so "Content-Length: 3<TAB>" was a 400 and "Connection: close<TAB>" did not
-// close. The request line is left alone (a tab there stays an error). A head without a
-// tab costs one memchr.
+// close. The request line is left alone (a tab there stays an error). Called only when
+// the head scanner saw a field line end in whitespace.
 void tabs_to_spaces_before_eol(char* p, std::size_t n) noexcept {
   char* const end = p + n;
   char* tab = static_cast<char*>(std::memchr(p, '\t', n));
@@ -455,7 +455,7 @@ Connection::HeadResult Connection::read_head() {
   span_idx_ = span_off_ = 0;
   continue_pending_ = false;
   x_->parser.begin(&x_->req, &x_->trailers, opts_.max_header_count, opts_.max_body_bytes);
-  tabs_to_spaces_before_eol(x_->buf.get() + head_start, head_len);
+  if (scan_.trailing_whitespace()) tabs_to_spaces_before_eol(x_->buf.get() + head_start, head_len);
   Parser::Result pr = x_->parser.execute(x_->buf.get() + head_start, head_len);
   if (pr.status == Parser::Status::kError) {
     reject(x_->parser.error_status(), x_->parser.error_reason());

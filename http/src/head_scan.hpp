@@ -37,6 +37,7 @@ class HeadScanner {
     limits_ = limits;
     pos_ = next_ = start_ = end_ = 0;
     lines_ = fields_ = 0;
+    trailing_ws_ = false;
     status_ = 0;
     reason_ = "";
   }
@@ -76,6 +77,7 @@ class HeadScanner {
       } else {
         if (data[pos_] == ' ' || data[pos_] == '\t') return error(400, "obs-fold header line");
         if (++fields_ > limits_.max_header_count) return error(431, "too many header fields");
+        if (data[brk - 1] == ' ' || data[brk - 1] == '\t') trailing_ws_ = true;
       }
       ++lines_;
       pos_ = next_ = lf + 1;
@@ -88,6 +90,8 @@ class HeadScanner {
   std::size_t end() const noexcept { return end_; }
   // Bytes received past the skipped empty lines: whether a request has begun.
   bool started(std::size_t n) const noexcept { return n > start_; }
+  // Whether some field line ends in whitespace (a space or a tab before its CRLF).
+  bool trailing_whitespace() const noexcept { return trailing_ws_; }
   int error_status() const noexcept { return status_; }
   const char* error_reason() const noexcept { return reason_; }
 
@@ -140,6 +144,7 @@ class HeadScanner {
   std::size_t end_ = 0;
   std::size_t lines_ = 0;
   std::size_t fields_ = 0;
+  bool trailing_ws_ = false;
   int status_ = 0;
   const char* reason_ = "";
 };
