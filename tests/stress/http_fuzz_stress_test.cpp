@@ -24,7 +24,8 @@
 // back to its goroutines and descriptors of before.
 //
 // A second test writes well-formed requests in the many equivalent ways HTTP/1.1 allows
-// (header names in any case, spaces and tabs around values, extra fields, other chunk
+// (the target in absolute form, percent-encoded or with its query reordered; header
+// names in any case, spaces and tabs around values, extra fields, other chunk
 // sizes with extensions and leading zeros, trailers, Content-Length with leading zeros),
 // pipelined up to four deep: each must get exactly the answer its plain form gets. It
 // found that a tab after a Content-Length, Transfer-Encoding or Connection value (OWS,
@@ -583,7 +584,25 @@ std::string render(const Abstract& a, Mutator& m) {
     fields.push_back(name("X-Extra-" + std::to_string(n)) + ":" + ows() + "v" + std::to_string(m.below(1000)) + ows());
   }
   std::shuffle(fields.begin(), fields.end(), m.rng());
-  std::string out = a.method + " " + a.target + (a.http10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
+  // The target in an equivalent form: absolute-form (RFC 9112 3.2.2), or unreserved
+  // characters percent-encoded (RFC 3986 2.3), or the query's parameters reordered.
+  std::string target = a.target;
+  switch (m.below(4)) {
+    case 0:
+      target = "http://t" + target;
+      break;
+    case 1:
+      if (target == "/echo") target = m.chance(50) ? "/%65cho" : "/ech%6F";
+      if (target == "/stream") target = "/str%65am";
+      if (target.rfind("/q?", 0) == 0) target = "/q?a=x%79z&b=1";
+      break;
+    case 2:
+      if (target.rfind("/q?", 0) == 0) target = "/q?b=1&a=xyz";
+      break;
+    default:
+      break;
+  }
+  std::string out = a.method + " " + target + (a.http10 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n");
   for (const auto& f : fields) out += f + "\r\n";
   out += "\r\n";
   if (a.method == "POST" && a.chunked) {
