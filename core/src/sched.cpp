@@ -1587,6 +1587,11 @@ void yield_local() noexcept { goro::yield(); }
 // Go: gopreempt_m. A goroutine that used up its slice goes to the global queue, behind
 // everyone, and the P runs something else.
 void preempt_self() noexcept {
+  // Not inside a NoPreempt section or under a Lock: a channel send by a timer callback
+  // (Timer, Ticker, after) reaches here from check_timers, which post_switch runs under
+  // NoPreempt, and a Ticker's callback under its heap's Lock. The request (P::preempt)
+  // stays set for the next entry point. The signal path checked the same already.
+  if (GORO_TLS_RT(nopreempt) != 0 || GORO_TLS_RT(locks) != 0) return;
   NoPreempt np;
   M* m = current_m();
   G* g = m->curg;

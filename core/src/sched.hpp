@@ -104,25 +104,19 @@ extern constinit thread_local M* tls_m __attribute__((tls_model("initial-exec"))
 #endif
 
 // Go: gopreempt_m. The running goroutine goes to the global queue and its P runs
-// another (a preemption). Defined in sched.cpp.
+// another (a preemption). Does nothing inside a NoPreempt section or under a runtime
+// Lock (Go: canPreemptM); the request then waits for the next entry point. Defined in
+// sched.cpp.
 void preempt_self() noexcept;
-// Whether the running goroutine may be switched out here: not inside a NoPreempt section
-// and holding no runtime Lock (Go: canPreemptM's locks == 0 and preemptoff == "").
-inline bool preemptible_here() noexcept {
-  return GORO_TLS_RT(nopreempt) == 0 && GORO_TLS_RT(locks) == 0;
-}
 
 // The cooperative preemption check of runtime entry points that did not park (a channel
 // operation that found a partner or buffer room): yields if sysmon asked this P to.
-// One TLS load and one relaxed load (see P::preempt) otherwise. Inside a NoPreempt
-// section or under a Lock the request waits for the next entry point: a timer callback
-// that sends on a channel (Timer, Ticker, after) runs in check_timers, which
-// post_switch calls under NoPreempt, in the middle of the scheduler's work for this P.
+// One TLS load and one relaxed load (see P::preempt) otherwise.
 inline void preempt_check() noexcept {
   M* m = GORO_CUR_M();
   if (m != nullptr && m->p != nullptr && m->curg != nullptr &&
       m->p->preempt.load(std::memory_order_relaxed) != 0) [[unlikely]] {
-    if (preemptible_here()) preempt_self();
+    preempt_self();
   }
 }
 

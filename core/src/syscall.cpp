@@ -208,7 +208,7 @@ bool enter_syscall_block() noexcept {
       // sysmon's request to a goroutine that has made short calls back to back for a
       // whole slice (Go's sysretake, see sysmon.cpp). relaxed: see P::preempt.
       if (may_yield && oldp->preempt.load(std::memory_order_relaxed) != 0) [[unlikely]] {
-        if (preemptible_here()) preempt_self();
+        preempt_self();
       }
       return;
     }

@@ -78,17 +78,15 @@ constexpr std::size_t kLingerMax = 256 * 1024;
 // the head scanner saw a field line end in whitespace.
 void tabs_to_spaces_before_eol(char* p, std::size_t n) noexcept {
   char* const end = p + n;
-  char* tab = static_cast<char*>(std::memchr(p, '\t', n));
-  if (tab == nullptr) return;
-  const char* first_eol = static_cast<const char*>(std::memchr(p, '\n', n));
-  if (first_eol == nullptr) return;
-  while (tab != nullptr) {
-    char* q = tab;
-    while (q < end && (*q == ' ' || *q == '\t')) ++q;
-    if (tab > first_eol && q < end && *q == '\r') {
-      for (char* t = tab; t < q; ++t) *t = ' ';
-    }
-    tab = q < end ? static_cast<char*>(std::memchr(q, '\t', static_cast<std::size_t>(end - q))) : nullptr;
+  // Each line after the request line: from its CR (the scanner saw every line end in
+  // CRLF) back over the whitespace, never past the line's first byte (a field line
+  // never begins with whitespace: the scanner refuses obs-fold; the empty last line's
+  // CR follows an LF).
+  for (char* lf = static_cast<char*>(std::memchr(p, '\n', n)); lf != nullptr;) {
+    char* cr = static_cast<char*>(std::memchr(lf + 1, '\r', static_cast<std::size_t>(end - lf - 1)));
+    if (cr == nullptr) break;
+    for (char* t = cr; t[-1] == ' ' || t[-1] == '\t'; --t) t[-1] = ' ';
+    lf = cr + 1;
   }
 }
 

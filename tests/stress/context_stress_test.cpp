@@ -23,28 +23,13 @@
 #include <random>
 #include <vector>
 
+#include "stress_scale.hpp"
+
 using namespace std::chrono_literals;
 
 namespace {
 
-#if defined(__SANITIZE_THREAD__)
-constexpr int kSanitizerDivisor = 4;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr int kSanitizerDivisor = 4;
-#else
-constexpr int kSanitizerDivisor = 1;
-#endif
-#else
-constexpr int kSanitizerDivisor = 1;
-#endif
-
-// n scaled for the build and GORO_STRESS_SCALE, at least 1.
-std::int64_t scaled(std::int64_t n) {
-  std::int64_t k = 1;
-  if (const char* s = std::getenv("GORO_STRESS_SCALE")) k = std::max<std::int64_t>(1, std::atoll(s));
-  return std::max<std::int64_t>(1, n * k / kSanitizerDivisor);
-}
+using goro_test::scaled;
 
 using goro::ContextError;
 

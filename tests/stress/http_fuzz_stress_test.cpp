@@ -355,6 +355,128 @@ std::uint64_t env_or(const char* name, std::uint64_t fallback) {
   return v != nullptr && *v != '\0' ? std::strtoull(v, nullptr, 10) : fallback;
 }
 
+// The routes every test serves: what the seeds ask for.
+void add_common_routes(http::Server& srv) {
+  srv.get("/", [](const http::Request&, http::Response& res) { res.text("root"); });
+  srv.get("/q", [](const http::Request& req, http::Response& res) {
+    res.text("a=" + req.query_or("a", ""));
+  });
+  srv.post("/echo", [](const http::Request& req, http::Response& res) { res.send(req.body()); });
+  srv.get("/stream", [](const http::Request&, http::Response& res) {
+    res.write("abc");
+    res.flush();
+    res.write("defg");
+  });
+}
+
+// Every timeout of the server at kServerTimeout.
+void set_timeouts(http::ServerOptions& o) {
+  o.read_header_timeout = kServerTimeout;
+  o.read_body_timeout = kServerTimeout;
+  o.idle_timeout = kServerTimeout;
+  o.write_timeout = kServerTimeout;
+}
+
+// Runs case(i, k) for i = 0 .. cases-1 on `clients` goroutines (k: which one), each
+// taking the next case number; with `failures`, stops handing cases out after 3.
+template <class F>
+void for_each_case(int clients, std::uint64_t cases, const std::atomic<std::uint64_t>* failures,
+                   F run_case) {
+  std::atomic<std::uint64_t> next{0};
+  goro::WaitGroup wg;
+  for (int k = 0; k < clients; ++k) {
+    wg.add(1);
+    goro::go([&, k] {
+      for (;;) {
+        const std::uint64_t i = next.fetch_add(1, std::memory_order_relaxed);  // relaxed: a ticket
+        // relaxed: a hint (cases already under way finish)
+        if (i >= cases || (failures != nullptr && failures->load(std::memory_order_relaxed) >= 3)) {
+          break;
+        }
+        run_case(i, k);
+      }
+      wg.done();
+    });
+  }
+  wg.wait();
+}
+
+// A connection to ts for case i, or nullopt (and a test failure) if the dial failed.
+std::optional<RawClient> dial_case(const TestServer& ts, std::uint64_t i) {
+  std::error_code ec;
+  goro::net::Conn c = net_test::dial_retry(ts.addr, 5s, ec);
+  if (ec) {
+    ADD_FAILURE() << "case " << i << ": dial: " << ec.message();
+    return std::nullopt;
+  }
+  return RawClient(std::move(c));
+}
+
+// Sends input in random pieces (70 % of the time the rest at once), with pauses of up to
+// 500 us between some pieces if `pauses`; stops if the server closed on us.
+void send_in_pieces(RawClient& c, std::string_view input, Mutator& m, bool pauses) {
+  for (std::size_t pos = 0; pos < input.size();) {
+    std::size_t n = m.chance(70) ? input.size() - pos : 1 + m.below(input.size() - pos);
+    if (!c.send(input.substr(pos, n))) return;
+    pos += n;
+    if (pauses && pos < input.size() && m.chance(30)) {
+      goro::sleep(std::chrono::microseconds(m.below(500)));
+    }
+  }
+}
+
+// What one request must get, for the cases whose answers are known.
+struct Expected {
+  int status;
+  std::optional<std::string> body;  // nullopt: none (HEAD)
+  bool any_body;                    // the body is the router's text: not compared
+  bool closes;
+  std::optional<std::string> method;  // the X-Method mark, when checked
+  std::string what;                   // the request, for the failure message
+};
+
+// Whether rs holds exactly the answers `want`, up to the first that closes (an interim
+// 100 Continue may come before any of them).
+bool answers_match(const std::vector<Parsed>& rs, const std::vector<Expected>& want,
+                   std::string& why) {
+  std::size_t j = 0;
+  for (const Expected& e : want) {
+    // A 100 Continue comes only when the body had not arrived yet.
+    if (j < rs.size() && rs[j].status == 100) ++j;
+    if (j >= rs.size() || rs[j].status != e.status || rs[j].closes != e.closes ||
+        (!e.any_body && rs[j].body != e.body) ||
+        (e.method && rs[j].header("x-method") != e.method)) {
+      why = "not the expected answer to " + e.what;
+      return false;
+    }
+    ++j;
+    if (e.closes) break;
+  }
+  if (j != rs.size()) {
+    why = "more responses than requests";
+    return false;
+  }
+  return true;
+}
+
+// The process's goroutines and descriptors, to compare with once the server is gone.
+struct Baseline {
+  std::int64_t goroutines;
+  int fds;
+};
+
+Baseline take_baseline() {
+  { goro::net::Listener warm = goro::net::listen("127.0.0.1:0"); }  // the poller's own fds
+  return {goro::num_goroutines(), net_test::count_fds()};
+}
+
+void expect_back_to(const Baseline& b) {
+  for (int i = 0; i < 500 && goro::num_goroutines() > b.goroutines; ++i) goro::sleep(10ms);
+  EXPECT_EQ(goro::num_goroutines(), b.goroutines);
+  for (int i = 0; i < 500 && net_test::count_fds() > b.fds; ++i) goro::sleep(10ms);
+  EXPECT_EQ(net_test::count_fds(), b.fds);
+}
+
 TEST(HttpFuzzStress, MutatedRequestsGetWellFormedAnswersOrACloseAndLeakNothing) {
   const std::uint64_t seed = env_or("GORO_FUZZ_SEED", std::random_device{}());
   const std::uint64_t cases = env_or("GORO_FUZZ_CASES", 6000);
@@ -363,13 +485,11 @@ TEST(HttpFuzzStress, MutatedRequestsGetWellFormedAnswersOrACloseAndLeakNothing) 
   constexpr int kClients = 8;
 
   run([&] {
-    { goro::net::Listener warm = goro::net::listen("127.0.0.1:0"); }  // the poller's own fds
-    const std::int64_t goroutines_before = goro::num_goroutines();
-    const int fds_before = net_test::count_fds();
+    const Baseline before = take_baseline();
+    // relaxed, all: counts read once the clients are done (for_each_case's WaitGroup).
     std::atomic<std::uint64_t> marked{0};  // responses the middleware finished
     std::atomic<std::uint64_t> marked_read{0};
     std::atomic<std::uint64_t> failures{0};
-    std::atomic<std::uint64_t> next_case{0};
     std::atomic<std::uint64_t> rejected{0}, unmutated{0};
     {
       http::ServerOptions o;
@@ -377,135 +497,90 @@ TEST(HttpFuzzStress, MutatedRequestsGetWellFormedAnswersOrACloseAndLeakNothing) 
       o.max_header_bytes = 1024;
       o.max_header_count = 10;
       o.max_body_bytes = 100;
-      o.read_header_timeout = kServerTimeout;
-      o.read_body_timeout = kServerTimeout;
-      o.idle_timeout = kServerTimeout;
-      o.write_timeout = kServerTimeout;
+      set_timeouts(o);
       TestServer ts(o);
       ts.srv.use([&marked](http::Request& req, http::Response& res, const http::Next& next) {
         res.header("X-Method", req.method());
         next();
-        marked.fetch_add(1, std::memory_order_relaxed);  // relaxed: read after the clients end
+        marked.fetch_add(1, std::memory_order_relaxed);
       });
-      ts.srv.get("/", [](const http::Request&, http::Response& res) { res.text("root"); });
-      ts.srv.get("/q", [](const http::Request& req, http::Response& res) {
-        res.text("a=" + req.query_or("a", ""));
-      });
-      ts.srv.post("/echo",
-                  [](const http::Request& req, http::Response& res) { res.send(req.body()); });
-      ts.srv.get("/stream", [](const http::Request&, http::Response& res) {
-        res.write("abc");
-        res.flush();
-        res.write("defg");
-      });
+      add_common_routes(ts.srv);
       ts.srv.get("/smuggled",
                  [](const http::Request&, http::Response& res) { res.text("smuggled"); });
       ts.start();
 
-      goro::WaitGroup wg;
-      for (int k = 0; k < kClients; ++k) {
-        wg.add(1);
-        goro::go([&, k] {
-          for (;;) {
-            const std::uint64_t i =
-                next_case.fetch_add(1, std::memory_order_relaxed);  // relaxed: a ticket
-            if (i >= cases || failures.load(std::memory_order_relaxed) >= 3)
-              break;  // relaxed: a hint
-            Mutator m(seed * 0x9E3779B97F4A7C15ull + i);
-            std::vector<const Seed*> parts;
-            std::string input;
-            for (std::size_t n = 1 + m.below(m.chance(60) ? 1 : 4); n > 0; --n) {
-              parts.push_back(&kSeeds[m.below(kSeeds.size())]);
-              input += parts.back()->bytes;
-            }
-            const bool mutated = !m.chance(20);
-            if (mutated) {
-              for (std::size_t n = 1 + m.below(4); n > 0; --n) m.mutate(input);
-              if (m.chance(30)) input += "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n";
-            }
-            const bool half_close = m.chance(95);
+      for_each_case(kClients, cases, &failures, [&](std::uint64_t i, int k) {
+        Mutator m(seed * 0x9E3779B97F4A7C15ull + i);
+        std::vector<const Seed*> parts;
+        std::string input;
+        for (std::size_t n = 1 + m.below(m.chance(60) ? 1 : 4); n > 0; --n) {
+          parts.push_back(&kSeeds[m.below(kSeeds.size())]);
+          input += parts.back()->bytes;
+        }
+        const bool mutated = !m.chance(20);
+        if (mutated) {
+          for (std::size_t n = 1 + m.below(4); n > 0; --n) m.mutate(input);
+          if (m.chance(30)) input += "GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n";
+        }
+        const bool half_close = m.chance(95);
 
-            std::error_code dial_ec;
-            RawClient c(net_test::dial_retry(ts.addr, 5s, dial_ec));
-            if (dial_ec) {
-              failures.fetch_add(1, std::memory_order_relaxed);  // relaxed: a hint
-              ADD_FAILURE() << "case " << i << ": dial: " << dial_ec.message();
-              continue;
+        std::optional<RawClient> c = dial_case(ts, i);
+        if (!c) {
+          failures.fetch_add(1, std::memory_order_relaxed);
+          return;
+        }
+        send_in_pieces(*c, input, m, true);
+        if (half_close) {
+          std::error_code ec;
+          c->conn().shutdown_write(ec);
+        }
+        std::string got;
+        const bool closed = read_to_close(c->conn(), got, kClientWait);
+        std::vector<Parsed> rs;
+        std::string why;
+        bool ok = closed && parse_stream(got, rs, why);
+        if (!closed) {
+          why = "the server did not close within " +
+                std::to_string(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(kClientWait).count()) +
+                " ms";
+        }
+        for (std::size_t j = 0; ok && j < rs.size(); ++j) {
+          const Parsed& r = rs[j];
+          if (r.status == 100) continue;
+          bool last = j + 1 == rs.size();
+          if (r.header("x-method")) {
+            marked_read.fetch_add(1, std::memory_order_relaxed);
+          } else {
+            // The server's own answer: an error, after which nothing is read.
+            static constexpr int kErrors[] = {400, 408, 413, 414, 417, 431, 500, 501, 505};
+            if (std::find(std::begin(kErrors), std::end(kErrors), r.status) == std::end(kErrors)) {
+              ok = false, why = "unmarked response " + std::to_string(r.status);
+            } else if (!r.closes || !last) {
+              ok = false, why = "an error response that does not end the connection";
             }
-            for (std::size_t pos = 0; pos < input.size();) {
-              std::size_t n = m.chance(70) ? input.size() - pos : 1 + m.below(input.size() - pos);
-              if (!c.send(std::string_view(input).substr(pos, n))) break;  // closed on us
-              pos += n;
-              if (pos < input.size() && m.chance(30))
-                goro::sleep(std::chrono::microseconds(m.below(500)));
-            }
-            if (half_close) {
-              std::error_code ec;
-              c.conn().shutdown_write(ec);
-            }
-            std::string got;
-            const bool closed = read_to_close(c.conn(), got, kClientWait);
-            std::vector<Parsed> rs;
-            std::string why;
-            bool ok = closed && parse_stream(got, rs, why);
-            if (!closed)
-              why =
-                  "the server did not close within " +
-                  std::to_string(
-                      std::chrono::duration_cast<std::chrono::milliseconds>(kClientWait).count()) +
-                  " ms";
-            std::size_t finals = 0;
-            for (std::size_t j = 0; ok && j < rs.size(); ++j) {
-              const Parsed& r = rs[j];
-              if (r.status == 100) continue;
-              ++finals;
-              bool last = j + 1 == rs.size();
-              if (r.header("x-method")) {
-                marked_read.fetch_add(1, std::memory_order_relaxed);  // relaxed: read after wg.wait
-              } else {
-                // The server's own answer: an error, after which nothing is read.
-                static constexpr int kErrors[] = {400, 408, 413, 414, 417, 431, 500, 501, 505};
-                if (std::find(std::begin(kErrors), std::end(kErrors), r.status) ==
-                    std::end(kErrors)) {
-                  ok = false, why = "unmarked response " + std::to_string(r.status);
-                } else if (!r.closes || !last) {
-                  ok = false, why = "an error response that does not end the connection";
-                }
-                rejected.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistics
-              }
-              if (ok && r.closes && !last) ok = false, why = "a response after Connection: close";
-            }
-            if (ok && !mutated) {
-              unmutated.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistics
-              // Exactly the seeds' answers, up to the first that closes.
-              std::size_t j = 0;
-              for (const Seed* s : parts) {
-                // A 100 Continue comes only when the body had not arrived yet.
-                if (j < rs.size() && rs[j].status == 100) ++j;
-                if (j >= rs.size() || rs[j].status != s->status || rs[j].closes != s->closes ||
-                    (!s->any_body && rs[j].body != s->body)) {
-                  ok = false, why = "not the expected answer to " + escaped(s->bytes);
-                  break;
-                }
-                ++j;
-                if (s->closes) break;
-              }
-              if (ok && j != rs.size()) ok = false, why = "more responses than requests";
-            }
-            (void)finals;
-            if (!ok) {
-              failures.fetch_add(1, std::memory_order_relaxed);  // relaxed: a hint
-              ADD_FAILURE() << "case " << i << " (client " << k
-                            << (half_close ? ", half closed" : "") << "): " << why
-                            << "\n--- sent:\n"
-                            << escaped(input) << "\n--- received:\n"
-                            << escaped(got);
-            }
+            rejected.fetch_add(1, std::memory_order_relaxed);
           }
-          wg.done();
-        });
-      }
-      wg.wait();
+          if (ok && r.closes && !last) ok = false, why = "a response after Connection: close";
+        }
+        if (ok && !mutated) {
+          unmutated.fetch_add(1, std::memory_order_relaxed);
+          // Exactly the seeds' answers, up to the first that closes.
+          std::vector<Expected> want;
+          for (const Seed* s : parts) {
+            want.push_back(
+                {s->status, s->body, s->any_body, s->closes, std::nullopt, escaped(s->bytes)});
+          }
+          ok = answers_match(rs, want, why);
+        }
+        if (!ok) {
+          failures.fetch_add(1, std::memory_order_relaxed);
+          ADD_FAILURE() << "case " << i << " (client " << k << (half_close ? ", half closed" : "")
+                        << "): " << why << "\n--- sent:\n"
+                        << escaped(input) << "\n--- received:\n"
+                        << escaped(got);
+        }
+      });
 
       // The server still serves, and its count of marked responses matches what was read.
       RawResponse r = ts.request("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
@@ -521,10 +596,7 @@ TEST(HttpFuzzStress, MutatedRequestsGetWellFormedAnswersOrACloseAndLeakNothing) 
         static_cast<unsigned long long>(unmutated.load()),
         static_cast<unsigned long long>(rejected.load()),
         static_cast<unsigned long long>(marked_read.load()));
-    for (int i = 0; i < 500 && goro::num_goroutines() > goroutines_before; ++i) goro::sleep(10ms);
-    EXPECT_EQ(goro::num_goroutines(), goroutines_before);
-    for (int i = 0; i < 500 && net_test::count_fds() > fds_before; ++i) goro::sleep(10ms);
-    EXPECT_EQ(net_test::count_fds(), fds_before);
+    expect_back_to(before);
   });
 }
 
@@ -559,7 +631,9 @@ std::string render(const Abstract& a, Mutator& m) {
   auto name = [&](std::string n) {
     if (m.chance(50)) {
       for (char& c : n) {
-        if (m.chance(50)) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : (c >= 'A' && c <= 'Z' ? c + 32 : c));
+        if (m.chance(50))
+          c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32
+                                                     : (c >= 'A' && c <= 'Z' ? c + 32 : c));
       }
     }
     return n;
@@ -581,7 +655,8 @@ std::string render(const Abstract& a, Mutator& m) {
     }
   }
   for (std::size_t n = m.below(4); n > 0; --n) {
-    fields.push_back(name("X-Extra-" + std::to_string(n)) + ":" + ows() + "v" + std::to_string(m.below(1000)) + ows());
+    fields.push_back(name("X-Extra-" + std::to_string(n)) + ":" + ows() + "v" +
+                     std::to_string(m.below(1000)) + ows());
   }
   std::shuffle(fields.begin(), fields.end(), m.rng());
   // The target in an equivalent form: absolute-form (RFC 9112 3.2.2), or unreserved
@@ -639,76 +714,40 @@ TEST(HttpFuzzStress, EquivalentSpellingsGetTheSameAnswers) {
       res.header("X-Method", req.method());
       next();
     });
-    ts.srv.get("/", [](const http::Request&, http::Response& res) { res.text("root"); });
-    ts.srv.get("/q", [](const http::Request& req, http::Response& res) {
-      res.text("a=" + req.query_or("a", ""));
-    });
-    ts.srv.post("/echo", [](const http::Request& req, http::Response& res) { res.send(req.body()); });
-    ts.srv.get("/stream", [](const http::Request&, http::Response& res) {
-      res.write("abc");
-      res.flush();
-      res.write("defg");
-    });
+    add_common_routes(ts.srv);
     ts.start();
-    std::atomic<std::uint64_t> next_case{0}, failures{0};
-    goro::WaitGroup wg;
-    for (int k = 0; k < kClients; ++k) {
-      wg.add(1);
-      goro::go([&] {
-        for (;;) {
-          const std::uint64_t i = next_case.fetch_add(1, std::memory_order_relaxed);  // relaxed: a ticket
-          if (i >= cases || failures.load(std::memory_order_relaxed) >= 3) break;   // relaxed: a hint
-          Mutator m(seed * 0x9E3779B97F4A7C15ull + i);
-          std::vector<const Abstract*> parts;
-          std::string input;
-          for (std::size_t n = 1 + m.below(4); n > 0; --n) {
-            parts.push_back(&kAbstracts[m.below(kAbstracts.size())]);
-            input += render(*parts.back(), m);
-          }
-          std::error_code ec;
-          RawClient c(net_test::dial_retry(ts.addr, 5s, ec));
-          if (ec) {
-            ADD_FAILURE() << "case " << i << ": dial: " << ec.message();
-            continue;
-          }
-          for (std::size_t pos = 0; pos < input.size();) {
-            std::size_t n = m.chance(70) ? input.size() - pos : 1 + m.below(input.size() - pos);
-            if (!c.send(std::string_view(input).substr(pos, n))) break;
-            pos += n;
-          }
-          c.conn().shutdown_write(ec);
-          std::string got;
-          std::vector<Parsed> rs;
-          std::string why;
-          bool ok = read_to_close(c.conn(), got, kClientWait) && parse_stream(got, rs, why);
-          if (ok) {
-            std::size_t j = 0;
-            for (const Abstract* a : parts) {
-              if (j < rs.size() && rs[j].status == 100) ++j;
-              const bool closes = a->http10 ? !a->keep_alive10 : a->close;
-              if (j >= rs.size() || rs[j].status != a->status || rs[j].body != a->answer ||
-                  rs[j].closes != closes || rs[j].header("x-method") != std::optional<std::string>(a->method)) {
-                ok = false;
-                why = "not the answer to " + a->method + " " + a->target;
-                break;
-              }
-              ++j;
-              if (closes) break;
-            }
-            if (ok && j != rs.size()) ok = false, why = "more responses than requests";
-          } else if (why.empty()) {
-            why = "no close from the server";
-          }
-          if (!ok) {
-            failures.fetch_add(1, std::memory_order_relaxed);  // relaxed: a hint
-            ADD_FAILURE() << "case " << i << ": " << why << "\n--- sent:\n" << escaped(input)
-                          << "\n--- received:\n" << escaped(got);
-          }
-        }
-        wg.done();
-      });
-    }
-    wg.wait();
+    std::atomic<std::uint64_t> failures{0};  // relaxed: a hint for for_each_case
+    for_each_case(kClients, cases, &failures, [&](std::uint64_t i, int) {
+      Mutator m(seed * 0x9E3779B97F4A7C15ull + i);
+      std::vector<Expected> want;
+      std::string input;
+      for (std::size_t n = 1 + m.below(4); n > 0; --n) {
+        const Abstract& a = kAbstracts[m.below(kAbstracts.size())];
+        input += render(a, m);
+        want.push_back({a.status, a.answer, false, a.http10 ? !a.keep_alive10 : a.close, a.method,
+                        a.method + " " + a.target});
+      }
+      std::optional<RawClient> c = dial_case(ts, i);
+      if (!c) return;
+      send_in_pieces(*c, input, m, false);
+      std::error_code ec;
+      c->conn().shutdown_write(ec);
+      std::string got;
+      std::vector<Parsed> rs;
+      std::string why;
+      bool ok = read_to_close(c->conn(), got, kClientWait) && parse_stream(got, rs, why);
+      if (ok) {
+        ok = answers_match(rs, want, why);
+      } else if (why.empty()) {
+        why = "no close from the server";
+      }
+      if (!ok) {
+        failures.fetch_add(1, std::memory_order_relaxed);
+        ADD_FAILURE() << "case " << i << ": " << why << "\n--- sent:\n"
+                      << escaped(input) << "\n--- received:\n"
+                      << escaped(got);
+      }
+    });
     EXPECT_TRUE(ts.stop(5s));
   });
 }
@@ -727,29 +766,15 @@ TEST(HttpFuzzStress, ClientsThatVanishMidwayLeaveNothingBehind) {
   constexpr int kClients = 8;
 
   run([&] {
-    { goro::net::Listener warm = goro::net::listen("127.0.0.1:0"); }  // the poller's own fds
-    const std::int64_t goroutines_before = goro::num_goroutines();
-    const int fds_before = net_test::count_fds();
-    std::atomic<std::uint64_t> next_case{0}, resets{0}, stalls{0};
+    const Baseline before = take_baseline();
+    // relaxed, both: statistics, read once the clients are done
+    std::atomic<std::uint64_t> resets{0}, stalls{0};
     {
       http::ServerOptions o;
       o.max_body_bytes = 100;
-      o.read_header_timeout = kServerTimeout;
-      o.read_body_timeout = kServerTimeout;
-      o.idle_timeout = kServerTimeout;
-      o.write_timeout = kServerTimeout;
+      set_timeouts(o);
       TestServer ts(o);
-      ts.srv.get("/", [](const http::Request&, http::Response& res) { res.text("root"); });
-      ts.srv.get("/q", [](const http::Request& req, http::Response& res) {
-        res.text("a=" + req.query_or("a", ""));
-      });
-      ts.srv.post("/echo",
-                  [](const http::Request& req, http::Response& res) { res.send(req.body()); });
-      ts.srv.get("/stream", [](const http::Request&, http::Response& res) {
-        res.write("abc");
-        res.flush();
-        res.write("defg");
-      });
+      add_common_routes(ts.srv);
       ts.srv.get("/big", [](const http::Request&, http::Response& res) {
         const std::string block(16 * 1024, 'z');
         std::error_code ec;
@@ -757,54 +782,37 @@ TEST(HttpFuzzStress, ClientsThatVanishMidwayLeaveNothingBehind) {
       });
       ts.start();
 
-      goro::WaitGroup wg;
-      for (int k = 0; k < kClients; ++k) {
-        wg.add(1);
-        goro::go([&] {
-          for (;;) {
-            const std::uint64_t i =
-                next_case.fetch_add(1, std::memory_order_relaxed);  // relaxed: a ticket
-            if (i >= cases) break;
-            Mutator m(seed * 0x9E3779B97F4A7C15ull + i);
-            std::string input;
-            for (std::size_t n = 1 + m.below(3); n > 0; --n)
-              input += inputs[m.below(inputs.size())];
-            if (m.chance(30)) m.mutate(input);
-            std::error_code dial_ec;
-            RawClient c(net_test::dial_retry(ts.addr, 5s, dial_ec));
-            if (dial_ec) {
-              ADD_FAILURE() << "case " << i << ": dial: " << dial_ec.message();
-              continue;
-            }
-            if (m.chance(50)) {
-              c.conn().set_linger(true, std::chrono::seconds(0));  // close() resets
-              resets.fetch_add(1, std::memory_order_relaxed);      // relaxed: statistics
-            }
-            // Vanish while sending, or after reading up to `keep` bytes back.
-            std::size_t cut = m.chance(30) ? m.below(input.size()) : input.size();
-            std::size_t keep = m.below(2 << 20);
-            if (!c.send(std::string_view(input).substr(0, cut)) || cut < input.size()) continue;
-            if (m.chance(2)) {
-              // Stop reading with the connection open: the write timeout must end a big response.
-              stalls.fetch_add(1, std::memory_order_relaxed);  // relaxed: statistics
-              goro::sleep(kServerTimeout + 200ms);
-              continue;
-            }
-            // ... or after a random while (a keep-alive server would wait for more).
-            c.conn().set_read_deadline(goro::Clock::now() +
-                                       std::chrono::milliseconds(m.below(100)));
-            char buf[16384];
-            for (std::size_t got = 0; got < keep;) {
-              std::error_code ec;
-              std::size_t n = c.conn().read(buf, sizeof buf, ec);
-              if (ec) break;
-              got += n;
-            }
-          }  // the client's destructor closes (or resets) the connection
-          wg.done();
-        });
-      }
-      wg.wait();
+      for_each_case(kClients, cases, nullptr, [&](std::uint64_t i, int) {
+        Mutator m(seed * 0x9E3779B97F4A7C15ull + i);
+        std::string input;
+        for (std::size_t n = 1 + m.below(3); n > 0; --n) input += inputs[m.below(inputs.size())];
+        if (m.chance(30)) m.mutate(input);
+        std::optional<RawClient> c = dial_case(ts, i);
+        if (!c) return;
+        if (m.chance(50)) {
+          c->conn().set_linger(true, std::chrono::seconds(0));  // close() resets
+          resets.fetch_add(1, std::memory_order_relaxed);
+        }
+        // Vanish while sending, or after reading up to `keep` bytes back.
+        std::size_t cut = m.chance(30) ? m.below(input.size()) : input.size();
+        std::size_t keep = m.below(2 << 20);
+        if (!c->send(std::string_view(input).substr(0, cut)) || cut < input.size()) return;
+        if (m.chance(2)) {
+          // Stop reading with the connection open: the write timeout must end a big response.
+          stalls.fetch_add(1, std::memory_order_relaxed);
+          goro::sleep(kServerTimeout + 200ms);
+          return;
+        }
+        // ... or after a random while (a keep-alive server would wait for more).
+        c->conn().set_read_deadline(goro::Clock::now() + std::chrono::milliseconds(m.below(100)));
+        char buf[16384];
+        for (std::size_t got = 0; got < keep;) {
+          std::error_code ec;
+          std::size_t n = c->conn().read(buf, sizeof buf, ec);
+          if (ec) break;
+          got += n;
+        }
+      });  // each client's destructor closes (or resets) its connection
 
       RawResponse r = ts.request("GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
       EXPECT_TRUE(r.ok) << r.error;
@@ -815,10 +823,7 @@ TEST(HttpFuzzStress, ClientsThatVanishMidwayLeaveNothingBehind) {
                 static_cast<unsigned long long>(seed), static_cast<unsigned long long>(cases),
                 static_cast<unsigned long long>(resets.load()),
                 static_cast<unsigned long long>(stalls.load()));
-    for (int i = 0; i < 500 && goro::num_goroutines() > goroutines_before; ++i) goro::sleep(10ms);
-    EXPECT_EQ(goro::num_goroutines(), goroutines_before);
-    for (int i = 0; i < 500 && net_test::count_fds() > fds_before; ++i) goro::sleep(10ms);
-    EXPECT_EQ(net_test::count_fds(), fds_before);
+    expect_back_to(before);
   });
 }
 

@@ -29,27 +29,10 @@
 
 #include "m.hpp"
 #include "sched.hpp"
+#include "stress_scale.hpp"
 
 namespace {
 
-#if defined(__SANITIZE_THREAD__)
-constexpr int kSanitizerDivisor = 4;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr int kSanitizerDivisor = 4;
-#else
-constexpr int kSanitizerDivisor = 1;
-#endif
-#else
-constexpr int kSanitizerDivisor = 1;
-#endif
-
-int scaled(int n) {
-  const char* s = std::getenv("GORO_STRESS_SCALE");
-  int k = s != nullptr ? std::atoi(s) : 1;
-  if (k < 1) k = 1;
-  return n * k / kSanitizerDivisor;
-}
 
 // A call that stays in the kernel (sleeping) or on the CPU (spinning, as a long
 // computation inside blocking() would) for about `us` microseconds.
@@ -78,7 +61,7 @@ TEST_P(SyscallStress, TakesRaceWithReturnsAndNothingIsLostOrRunTwice) {
   const int procs = std::get<0>(GetParam());
   const bool randomize = std::get<1>(GetParam());
   const int kWorkers = 8;
-  const int kCalls = scaled(2000);
+  const int kCalls = static_cast<int>(goro_test::scaled(2000));
   std::atomic<std::int64_t> spawned_runs{0};
   std::atomic<std::int64_t> received{0};
   std::atomic<std::int64_t> p_changes{0};

@@ -40,97 +40,84 @@
 #include <random>
 #include <string>
 
+#include "stress_scale.hpp"
+
 namespace {
 
-#if defined(__SANITIZE_THREAD__)
-constexpr int kSleeps = 1500;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr int kSleeps = 1500;
-#else
-constexpr int kSleeps = 5000;
-#endif
-#else
-constexpr int kSleeps = 5000;
-#endif
+const int kSleeps = static_cast<int>(goro_test::scaled(5000));
 
-TEST(TimerStress, MicrosecondSleepsOnFourPsNeverWakeEarlyOrGetLost) {
-  goro::Config cfg;
-  cfg.max_procs = 4;
-  constexpr int kGoroutines = 16;
-  std::atomic<int> early{0};
-  std::atomic<std::int64_t> done{0};
-  goro::run(cfg, [&] {
+// Runs body(rng) in n goroutines on `procs` Ps and waits for them all; goroutine k's
+// generator is seeded seed + k.
+template <class F>
+void run_goroutines(int procs, int n, unsigned seed, F body) {
+  goro::run(goro::Config{.max_procs = procs}, [&] {
     goro::WaitGroup wg;
-    for (int k = 0; k < kGoroutines; ++k) {
+    for (int k = 0; k < n; ++k) {
       wg.add(1);
       goro::go([&, k] {
-        std::mt19937 rng(static_cast<unsigned>(k));
-        for (int i = 0; i < kSleeps; ++i) {
-          auto d = std::chrono::microseconds(1 + rng() % 20);
-          auto t0 = std::chrono::steady_clock::now();
-          goro::sleep(d);
-          // relaxed: counters read after wg.wait()
-          if (std::chrono::steady_clock::now() - t0 < d)
-            early.fetch_add(1, std::memory_order_relaxed);
-          done.fetch_add(1, std::memory_order_relaxed);
-        }
+        std::mt19937 rng(seed + static_cast<unsigned>(k));
+        body(rng);
         wg.done();
       });
     }
     wg.wait();
   });
+}
+
+TEST(TimerStress, MicrosecondSleepsOnFourPsNeverWakeEarlyOrGetLost) {
+  constexpr int kGoroutines = 16;
+  std::atomic<int> early{0};
+  std::atomic<std::int64_t> done{0};
+  run_goroutines(4, kGoroutines, 0, [&](std::mt19937& rng) {
+    for (int i = 0; i < kSleeps; ++i) {
+      auto d = std::chrono::microseconds(1 + rng() % 20);
+      auto t0 = std::chrono::steady_clock::now();
+      goro::sleep(d);
+      // relaxed: counters read after run() returns
+      if (std::chrono::steady_clock::now() - t0 < d) early.fetch_add(1, std::memory_order_relaxed);
+      done.fetch_add(1, std::memory_order_relaxed);
+    }
+  });
   EXPECT_EQ(early.load(), 0);
   EXPECT_EQ(done.load(), static_cast<std::int64_t>(kGoroutines) * kSleeps);
 }
 
-constexpr int kArmings = 4 * kSleeps;
+const int kArmings = 4 * kSleeps;
 
 TEST(TimerStress, EachArmingEndsInOneStopOrOneValueAcrossFourPs) {
-  goro::Config cfg;
-  cfg.max_procs = 4;
   constexpr int kGoroutines = 16;
   std::atomic<std::int64_t> stopped{0}, fired{0}, stale{0}, extra{0};
-  goro::run(cfg, [&] {
-    goro::WaitGroup wg;
-    for (int k = 0; k < kGoroutines; ++k) {
-      wg.add(1);
-      goro::go([&, k] {
-        std::mt19937 rng(static_cast<unsigned>(1000 + k));
-        goro::Timer t(std::chrono::hours(1));
-        if (t.stop())
-          stopped.fetch_add(1, std::memory_order_relaxed);  // relaxed: read after wg.wait()
-        for (int i = 0; i < kArmings; ++i) {
-          const auto armed = goro::Clock::now();
-          t.reset(std::chrono::microseconds(rng() % 30));  // stopped or drained: returns false
-          // Let it fire, or not: spin, yield or sleep a little, then stop it.
-          switch (rng() % 4) {
-            case 0:
-              break;
-            case 1:
-              goro::yield();
-              break;
-            case 2:
-              goro::sleep(std::chrono::microseconds(rng() % 30));
-              break;
-            default:
-              for (int s = 0; s < 200; ++s) std::atomic_signal_fence(std::memory_order_seq_cst);
-              break;
-          }
-          if (t.stop()) {
-            stopped.fetch_add(1, std::memory_order_relaxed);
-          } else {
-            // It fired (maybe still firing on another P): its one value must come.
-            std::optional<goro::Clock::time_point> v = t.channel().recv();
-            fired.fetch_add(1, std::memory_order_relaxed);
-            if (!v || *v < armed) stale.fetch_add(1, std::memory_order_relaxed);
-          }
-          if (t.channel().try_recv()) extra.fetch_add(1, std::memory_order_relaxed);
-        }
-        wg.done();
-      });
+  run_goroutines(4, kGoroutines, 1000, [&](std::mt19937& rng) {
+    goro::Timer t(std::chrono::hours(1));
+    // relaxed: counters read after run() returns
+    if (t.stop()) stopped.fetch_add(1, std::memory_order_relaxed);
+    for (int i = 0; i < kArmings; ++i) {
+      const auto armed = goro::Clock::now();
+      t.reset(std::chrono::microseconds(rng() % 30));  // stopped or drained: returns false
+      // Let it fire, or not: spin, yield or sleep a little, then stop it.
+      switch (rng() % 4) {
+        case 0:
+          break;
+        case 1:
+          goro::yield();
+          break;
+        case 2:
+          goro::sleep(std::chrono::microseconds(rng() % 30));
+          break;
+        default:
+          for (int s = 0; s < 200; ++s) std::atomic_signal_fence(std::memory_order_seq_cst);
+          break;
+      }
+      if (t.stop()) {
+        stopped.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        // It fired (maybe still firing on another P): its one value must come.
+        std::optional<goro::Clock::time_point> v = t.channel().recv();
+        fired.fetch_add(1, std::memory_order_relaxed);
+        if (!v || *v < armed) stale.fetch_add(1, std::memory_order_relaxed);
+      }
+      if (t.channel().try_recv()) extra.fetch_add(1, std::memory_order_relaxed);
     }
-    wg.wait();
   });
   EXPECT_EQ(stale.load(), 0);
   EXPECT_EQ(extra.load(), 0);
@@ -142,12 +129,10 @@ TEST(TimerStress, EachArmingEndsInOneStopOrOneValueAcrossFourPs) {
 }
 
 TEST(TimerStress, SelectsWithTimeoutsLoseAndDoubleNothing) {
-  goro::Config cfg;
-  cfg.max_procs = 4;
   constexpr int kProducers = 4, kConsumers = 12;
-  constexpr std::int64_t kPerProducer = kArmings;
+  const std::int64_t kPerProducer = kArmings;
   std::atomic<std::int64_t> received_sum{0}, received{0}, timeouts{0};
-  goro::run(cfg, [&] {
+  goro::run(goro::Config{.max_procs = 4}, [&] {
     goro::Chan<std::int64_t> ch(0);  // unbuffered: each send meets one select
     goro::WaitGroup producers, consumers;
     for (int k = 0; k < kProducers; ++k) {
@@ -229,41 +214,30 @@ class ShortSlices {
 // global queue (on one P, forever).
 void tickers_reset_and_stopped(int procs) {
   ShortSlices slices;
-  goro::Config cfg;
-  cfg.max_procs = procs;
   constexpr int kGoroutines = 16;
-  constexpr int kRounds = kSleeps / 2;
+  const int kRounds = kSleeps / 2;
   std::atomic<std::int64_t> ticks{0}, after_stop{0}, missing{0};
-  goro::run(cfg, [&] {
-    goro::WaitGroup wg;
-    for (int k = 0; k < kGoroutines; ++k) {
-      wg.add(1);
-      goro::go([&, k] {
-        std::mt19937 rng(static_cast<unsigned>(4000 + k));
-        auto period = [&] { return std::chrono::microseconds(5 + rng() % 46); };
-        goro::Ticker tk(period());
-        for (int r = 0; r < kRounds; ++r) {
-          for (int n = 1 + static_cast<int>(rng() % 3); n > 0; --n) {
-            // A tick is due within a period; 1 s means it got lost.
-            std::size_t i = goro::select(goro::recv(tk.channel()),
-                                         goro::recv(goro::after(std::chrono::seconds(1))));
-            // relaxed: counters read after wg.wait()
-            (i == 0 ? ticks : missing).fetch_add(1, std::memory_order_relaxed);
-          }
-          if (rng() % 2 == 0) {
-            tk.reset(period());  // re-armed while it may be firing on another P
-            continue;
-          }
-          tk.stop();
-          (void)tk.channel().try_recv();  // a tick sent before the stop may wait there
-          goro::sleep(std::chrono::microseconds(60 + rng() % 40));  // > any period
-          if (tk.channel().try_recv()) after_stop.fetch_add(1, std::memory_order_relaxed);
-          tk.reset(period());
-        }
-        wg.done();
-      });
+  run_goroutines(procs, kGoroutines, 4000, [&](std::mt19937& rng) {
+    auto period = [&] { return std::chrono::microseconds(5 + rng() % 46); };
+    goro::Ticker tk(period());
+    for (int r = 0; r < kRounds; ++r) {
+      for (int n = 1 + static_cast<int>(rng() % 3); n > 0; --n) {
+        // A tick is due within a period; 1 s means it got lost.
+        std::size_t i = goro::select(goro::recv(tk.channel()),
+                                     goro::recv(goro::after(std::chrono::seconds(1))));
+        // relaxed: counters read after run() returns
+        (i == 0 ? ticks : missing).fetch_add(1, std::memory_order_relaxed);
+      }
+      if (rng() % 2 == 0) {
+        tk.reset(period());  // re-armed while it may be firing on another P
+        continue;
+      }
+      tk.stop();
+      (void)tk.channel().try_recv();  // a tick sent before the stop may wait there
+      goro::sleep(std::chrono::microseconds(60 + rng() % 40));  // > any period
+      if (tk.channel().try_recv()) after_stop.fetch_add(1, std::memory_order_relaxed);
+      tk.reset(period());
     }
-    wg.wait();
   });
   EXPECT_EQ(after_stop.load(), 0);
   EXPECT_EQ(missing.load(), 0);

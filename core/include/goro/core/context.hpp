@@ -27,8 +27,9 @@
 //    waits for that one to finish. A context's reason is set, and its done() closed,
 //    only after all its descendants' are (so err() non-empty implies the same below).
 //  - done() is a channel closed when the context is cancelled; err() is non-zero
-//    exactly when done() is closed, seen from any goroutine. Receive from it (goro::recv(ctx.done()) in a select, or ctx.done().recv());
-//    never send on it or close it.
+//    exactly when done() is closed, seen from any goroutine. Receive from it
+//    (goro::recv(ctx.done()) in a select, or ctx.done().recv()); never send on it or
+//    close it.
 //  - err() is a std::error_code: empty while the context lives, then ContextError::
 //    kCanceled (a cancel function was called, here or on an ancestor) or
 //    ContextError::kDeadlineExceeded (a deadline passed, here or on an ancestor). The
