@@ -19,9 +19,11 @@ struct M;
 enum class GStatus : std::uint32_t {
   kIdle,      // just allocated or on a free list; owner: the free list's P or lock
   kRunnable,  // on a run queue (local ring, runnext or global), not running; owner: the queue
-  kRunning,   // running user code; owner: g->m, which also owns g->m->p
+  kRunning,   // running user code, or inside goro::blocking's fast path (tls_rt.in_call:
+              // the P is kSyscall, see syscall.cpp); owner: g->m, which also owns g->m->p
   kWaiting,   // parked; owner: whatever will ready() it (a wait queue, a timer, a fd)
-  kSyscall,   // in goro::blocking on g->m, which has no P meanwhile; owner: that M
+  kSyscall,   // in goro::blocking_long, or a hog detached by the backstop, on g->m, which
+              // has no P meanwhile; owner: that M
   kDead,      // finished; stack released, G about to go to a free list
 };
 

@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include <goro/core/detail/park.hpp>
+#include <goro/core/detail/thread_rt.hpp>
 
 #include "context.hpp"
 #include "note.hpp"
@@ -35,11 +36,13 @@ struct M {
   G* curg = nullptr;      // the G running on this M; owner: this M
   P* p = nullptr;         // owner: this M
   P* nextp = nullptr;     // handed over by startm() under sched.lock, read after note wakeup
-  P* oldp = nullptr;      // the P this M held when it entered a syscall; owner: this M
-  std::uint32_t syscall_tick = 0;  // oldp's syscalltick for this M's call; owner: this M
-  // atomic: syscall_tick - 1 while this M is in that call, syscall_tick once it has left
-  // it (the exit mark of syscall.cpp's handshake). Written by this M, read by sysmon.
-  std::atomic<std::uint32_t> sysexit{0};
+  // The backstop's detach (preempt.cpp): the P it gave up for this M's hog, and the tick
+  // it gave it, until reattach; owner: this M (and its signal handler).
+  P* oldp = nullptr;
+  std::uint64_t syscall_tick = 0;
+  // This M's thread's runtime state (thread_rt.hpp), set as the thread starts: sysmon
+  // reads the exit mark there (rt->sysexit, syscall.cpp), acquirep/releasep keep rt->p.
+  ThreadRt* rt = nullptr;
   bool spinning = false;  // owner: this M; mirrored in sched.nmspinning
   Note park;              // this M sleeps here when idle (stopm)
   M* schedlink = nullptr; // sched.midle list; guarded by sched.lock

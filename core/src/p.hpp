@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstdint>
 
+#include <goro/core/detail/syscall.hpp>
+
 #include "runq.hpp"
 #include "stack.hpp"
 #include "timers.hpp"
@@ -14,32 +16,13 @@ namespace goro::detail {
 struct M;
 struct G;
 
-// Go: _Pidle, _Prunning, _Psyscall, _Pdead.
-enum class PStatus : std::uint32_t {
-  kIdle,     // on sched.pidle; owner: sched.lock
-  kRunning,  // owned by p->m
-  kSyscall,  // its M is in a blocking call and may come back for it (a plain store of
-             // kRunning, see syscall.cpp), unless sysmon takes it first (via kTaking)
-  kTaking,   // sysmon is taking it from its M in a blocking call; owner: sysmon, which
-             // ends it within the round as kIdle (taken) or kSyscall (the M came back)
-  kDead,     // beyond max_procs after a shrink; owner: sched.lock
-};
-
-struct P {
+// PSyscall (goro/core/detail/syscall.hpp) holds status, preempt and syscalltick, the
+// fields goro::blocking's inline fast path uses.
+struct P : PSyscall {
   std::int32_t id = 0;
-  // atomic: written by the owner (or under sched.lock for idle/dead Ps); read racily by
-  // stealers (skip idle Ps) and reports.
-  std::atomic<PStatus> status{PStatus::kIdle};
   // atomic: incremented by the owner at each schedule() that does not inherit a time
   // slice; read racily by sysmon (later) and schedtrace. relaxed: a counter.
   std::atomic<std::uint32_t> schedtick{0};
-  // atomic: incremented by the owner at each syscall entry; read by sysmon (relaxed:
-  // sysmon only compares it with its previous sample).
-  std::atomic<std::uint32_t> syscalltick{0};
-  // atomic: set by sysmon (preempt_p) when the running goroutine has had its 10 ms (1)
-  // or two slices (2: the backstop may take the P); cleared by the owner when a new time
-  // slice starts. relaxed: a hint, re-sent if missed.
-  std::atomic<std::uint8_t> preempt{0};
   // The goroutine this P last preempted (owner only; may be stale or reused: it only
   // makes one 61st-tick check pass over it, see find_runnable_fast).
   G* last_preempted = nullptr;

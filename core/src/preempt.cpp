@@ -18,6 +18,8 @@
 //      - no runtime Lock or NoPreempt section is held (tls_rt.locks, .nopreempt): the runtime's
 //        own state is consistent, and nothing this goroutine holds is needed by the
 //        goroutines that run instead of it;
+//      - it is not inside goro::blocking (tls_rt.in_call), whose fast path runs inline in
+//        the program's own code with its P in registers;
 //      - the pc is the program's own code: inside the main executable's text but not in
 //        goro's runtime (section goro_rt, which core/CMakeLists.txt makes by renaming
 //        the runtime objects' .text) — never libc, libstdc++ or the dynamic loader,
@@ -26,7 +28,7 @@
 //    Otherwise the request stays pending and sysmon asks again.
 // 3. Backstop: after 20 ms (two slices), a goroutine that is still not at a safe point
 //    (say a long memcpy or a loop around malloc inside libc) loses its P the way a
-//    syscall does: the handler, if no runtime Lock or section is held and the pc is
+//    syscall does: the handler, if no runtime Lock, section or call is held and the pc is
 //    outside goro's runtime, detaches the P (status kSyscall, exactly what
 //    enter_syscall does), and sysmon's retake hands it to another M. The hog keeps its
 //    thread; its next runtime entry (any Lock, NoPreempt section, go(), park...) first
@@ -164,13 +166,13 @@ bool try_async(ucontext_t* uc, G* g) noexcept {
 
 // The backstop: give up the P like enter_syscall does, from the signal handler.
 void detach(M* m, G* g, P* p) noexcept {
-  std::uint32_t t = p->syscalltick.load(std::memory_order_relaxed) + 1;
+  std::uint64_t t = p->syscalltick.load(std::memory_order_relaxed) + 1;
   p->syscalltick.store(t, std::memory_order_relaxed);  // relaxed: as in enter_syscall
   g->status.store(GStatus::kSyscall, std::memory_order_relaxed);
   m->syscall_tick = t;
-  m->sysexit.store(t - 1, std::memory_order_relaxed);  // relaxed: as in enter_syscall
   m->oldp = p;
   m->p = nullptr;  // p->m stays: see P::m
+  tls_rt.p = nullptr;
   tls_rt.detached = true;
   // release: as in enter_syscall (sysmon's CAS acquires).
   p->status.store(PStatus::kSyscall, std::memory_order_release);
@@ -188,6 +190,7 @@ void on_sigurg(int sig, siginfo_t* info, void* ctx) noexcept {
     auto* uc = static_cast<ucontext_t*>(ctx);
     std::uint8_t level = p != nullptr ? p->preempt.load(std::memory_order_relaxed) : 0;
     if (g != nullptr && p != nullptr && level != 0 && tls_rt.locks == 0 && tls_rt.nopreempt == 0 && !tls_rt.detached &&
+        !tls_rt.in_call &&
         g->stack_base != nullptr) {
 #if defined(__x86_64__)
       auto sp = static_cast<std::uintptr_t>(uc->uc_mcontext.gregs[REG_RSP]);

@@ -183,8 +183,10 @@ M* mget() noexcept {
   return m;
 }
 
+// Both always run on m's own thread.
 void acquirep(M* m, P* p) noexcept {
   m->p = p;
+  m->rt->p = p;
   p->m.store(m, std::memory_order_relaxed);  // relaxed: see P::m
   p->status.store(PStatus::kRunning, std::memory_order_relaxed);
   // A P going to work: sysmon must be awake to preempt (one relaxed-cost check when it
@@ -196,6 +198,7 @@ P* releasep(M* m) noexcept {
   P* p = m->p;
   p->m.store(nullptr, std::memory_order_relaxed);  // relaxed: see P::m
   m->p = nullptr;
+  m->rt->p = nullptr;
   return p;
 }
 
@@ -742,7 +745,10 @@ inline void post_switch(M* m) noexcept {
 void post_switch_action(M* m) noexcept {
   PostAction act = m->post;
   G* g = m->post_g;
-  if (m->p == nullptr && act != PostAction::kRequeueGlobal && act != PostAction::kNone) {
+  // Without a P (blocking_long) or inside a goro::blocking call (in_call; never set
+  // across the exit's own switch, kRequeueGlobal).
+  if ((m->p == nullptr || GORO_TLS_RT(in_call)) && act != PostAction::kRequeueGlobal &&
+      act != PostAction::kNone) {
     fatal("goroutine %llu used the runtime inside goro::blocking (which runs without a P)",
           static_cast<unsigned long long>(g->id));
   }
@@ -1326,6 +1332,7 @@ void init_g0(M* m) noexcept {
 void* mstart(void* arg) noexcept {
   M* m = static_cast<M*>(arg);
   tls_m = m;
+  m->rt = this_thread_rt();
   init_g0(m);
   install_altstack(m);
   acquirep(m, m->nextp);
@@ -1340,6 +1347,9 @@ void* mstart(void* arg) noexcept {
 P* new_p(std::int32_t id) {
   P* p = new P();
   p->id = id;
+  // Each P's call ticks have a range of their own (see PSyscall::syscalltick). relaxed:
+  // published with the P (allp's release, or sched.lock).
+  p->syscalltick.store(static_cast<std::uint64_t>(id) << 48, std::memory_order_relaxed);
   // release: pairs with stealers' acquire load of allp[id].
   sched.allp[id].store(p, std::memory_order_release);
   return p;
@@ -1495,6 +1505,10 @@ int run_main(const Config& cfg, std::size_t size, std::size_t align, GEntry entr
   sched.allm.push_back(m0);
   sched.mcount = 1;
   tls_m = m0;
+  m0->rt = this_thread_rt();
+  // A mark left by an earlier run() on this thread could equal a tick of this one's Ps
+  // (they count from the same bases again); 0 is no P's tick.
+  m0->rt->sysexit.store(0, std::memory_order_relaxed);
   init_g0(m0);
   install_altstack(m0);
 
@@ -1551,6 +1565,10 @@ void park(UnlockFn unlock_fn, void* arg, WaitReason reason) noexcept {
   M* m = current_m();
   G* g = m != nullptr ? m->curg : nullptr;
   if (g == nullptr) fatal("park called outside a goroutine");
+  if (GORO_TLS_RT(in_call)) {
+    fatal("goroutine %llu used the runtime inside goro::blocking (which runs without a P)",
+          static_cast<unsigned long long>(g->id));
+  }
   g->wait_reason = reason;
   g->status.store(GStatus::kWaiting, std::memory_order_relaxed);
   m->post = PostAction::kPark;
@@ -1590,8 +1608,9 @@ void preempt_self() noexcept {
   // Not inside a NoPreempt section or under a Lock: a channel send by a timer callback
   // (Timer, Ticker, after) reaches here from check_timers, which post_switch runs under
   // NoPreempt, and a Ticker's callback under its heap's Lock. The request (P::preempt)
-  // stays set for the next entry point. The signal path checked the same already.
-  if (GORO_TLS_RT(nopreempt) != 0 || GORO_TLS_RT(locks) != 0) return;
+  // stays set for the next entry point. The signal path checked the same already. Nor
+  // inside goro::blocking's call (a runtime call there is a misuse; park reports it).
+  if (GORO_TLS_RT(nopreempt) != 0 || GORO_TLS_RT(locks) != 0 || GORO_TLS_RT(in_call)) return;
   NoPreempt np;
   M* m = current_m();
   G* g = m->curg;

@@ -154,7 +154,7 @@ void requeue_global_and_stop(M* m, G* g) noexcept;
 void syscall_handshake_init() noexcept;
 bool syscall_take_begin(P* p) noexcept;
 bool syscall_take_barrier() noexcept;
-bool syscall_take_end(P* p, std::uint32_t tick, bool barrier_ok) noexcept;
+bool syscall_take_end(P* p, std::uint64_t tick, bool barrier_ok) noexcept;
 
 // The scheduler's side of the network poller (netpoll.cpp).
 G* netpoll(std::int64_t delay_ns, std::int32_t* n) noexcept;  // readied Gs, linked by sched_link

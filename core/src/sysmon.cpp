@@ -57,7 +57,7 @@ struct Tick {
   std::uint32_t schedtick = 0;
   std::int64_t schedwhen = 0;
   std::int64_t signalled = 0;  // when we last signalled this P's M
-  std::uint32_t syscalltick = 0;
+  std::uint64_t syscalltick = 0;
   std::int64_t syscallwhen = 0;
 };
 
@@ -70,7 +70,7 @@ std::atomic<bool> g_syscall_wake{false};
 
 struct Taking {
   P* p;
-  std::uint32_t tick;  // its syscalltick when sysmon began to take it
+  std::uint64_t tick;  // its syscalltick when sysmon began to take it
 };
 
 // What a round of retake found besides the Ps it took: when sysmon must look again.
@@ -178,7 +178,7 @@ int retake(std::vector<Tick>& ticks, std::int64_t now, Watch& watch) noexcept {
         due_at(watch, due);
       }
     }
-    std::uint32_t t = p->syscalltick.load(std::memory_order_relaxed);
+    std::uint64_t t = p->syscalltick.load(std::memory_order_relaxed);
     if (s != PStatus::kSyscall) {
       // Running, but it made system calls since the last round (a loop of short ones
       // spends most of its time in them): keep the 1 ms look, so that a call that
@@ -399,6 +399,23 @@ void preempt_p(P* p, std::uint8_t level) noexcept {
   if (m != nullptr) preempt_signal(m);
 }
 
+namespace {
+
+// P::syscalltick without the P's base (PSyscall::syscalltick): the P's count of calls.
+constexpr std::uint64_t kTickCount = (std::uint64_t{1} << 48) - 1;
+
+// Whether m's goroutine is inside goro::blocking: its thread's in_call (a short call
+// leaves the G kRunning) or, after blocking_long or a detach, the G's kSyscall. For
+// sched_trace only: m's thread lives as long as the runtime that reports on it.
+__attribute__((no_sanitize("thread"))) bool in_call(const M* m) noexcept {
+  const G* g = m->curg;
+  if (g == nullptr) return false;
+  return g->status.load(std::memory_order_relaxed) == GStatus::kSyscall ||
+         (m->rt != nullptr && m->rt->in_call);
+}
+
+}  // namespace
+
 // Reads other threads' fields without their locks, as Go's schedtrace does: a report,
 // not a synchronisation point (hence excluded from TSan).
 __attribute__((no_sanitize("thread"))) std::string sched_trace(bool detail) {
@@ -430,10 +447,11 @@ __attribute__((no_sanitize("thread"))) std::string sched_trace(bool detail) {
       P* p = sched.allp[i].load(std::memory_order_acquire);
       if (p == nullptr) continue;
       std::snprintf(buf, sizeof buf,
-                    "  P%d: status=%d schedtick=%u syscalltick=%u m=%lld runqsize=%u "
+                    "  P%d: status=%d schedtick=%u syscalltick=%llu m=%lld runqsize=%u "
                     "gfreecnt=%d timerslen=%zu\n",
                     i, kPStatus[static_cast<int>(p->status.load())], p->schedtick.load(),
-                    p->syscalltick.load(), p->m.load() ? static_cast<long long>(p->m.load()->id) : -1LL,
+                    static_cast<unsigned long long>(p->syscalltick.load() & kTickCount),
+                    p->m.load() ? static_cast<long long>(p->m.load()->id) : -1LL,
                     p->runq.size(), p->gfree_count, p->timers.heap.size());
       out += buf;
     }
@@ -444,7 +462,7 @@ __attribute__((no_sanitize("thread"))) std::string sched_trace(bool detail) {
                     static_cast<long long>(m->id), m->p ? m->p->id : -1,
                     m->curg ? static_cast<long long>(m->curg->id) : -1LL,
                     m->spinning ? "true" : "false",
-                    m->curg && m->curg->status.load() == GStatus::kSyscall ? "true" : "false");
+                    in_call(m) ? "true" : "false");
       out += buf;
     }
     // Go's numbering: _Grunnable 1, _Grunning 2, _Gsyscall 3, _Gwaiting 4.
@@ -455,8 +473,13 @@ __attribute__((no_sanitize("thread"))) std::string sched_trace(bool detail) {
         G& g = chunk[i];
         GStatus st = g.status.load(std::memory_order_relaxed);
         if (st == GStatus::kIdle || st == GStatus::kDead) continue;
+        // A short call leaves the G kRunning (syscall.cpp): shown as Go shows it.
+        int go_status = kGStatus[static_cast<int>(st)];
+        if (st == GStatus::kRunning && g.m != nullptr && g.m->curg == &g && in_call(g.m)) {
+          go_status = 3;
+        }
         std::snprintf(buf, sizeof buf, "  G%llu: status=%d(%s) m=%lld lockedm=-1\n",
-                      static_cast<unsigned long long>(g.id), kGStatus[static_cast<int>(st)],
+                      static_cast<unsigned long long>(g.id), go_status,
                       st == GStatus::kWaiting ? wait_reason_string(g.wait_reason) : "",
                       g.m && st == GStatus::kRunning ? static_cast<long long>(g.m->id) : -1LL);
         out += buf;

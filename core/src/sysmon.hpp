@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include <goro/core/detail/syscall.hpp>
+
 namespace goro::detail {
 
 struct P;
@@ -12,12 +14,11 @@ struct P;
 // Started by run() after the Ps exist, stopped (and joined) at shutdown.
 void sysmon_start() noexcept;
 void sysmon_stop() noexcept;
-// atomic futex word: 1 while sysmon sleeps deeply (every P idle), 2 while it sleeps 2 ms
-// or more with Ps running, 0 otherwise; the wakers below clear it and wake sysmon.
-// seq_cst: sysmon sets it and then re-checks npidle; wakers change npidle (or enter a
-// syscall) and then read it — Dekker-style, so one of them notices the other.
-extern std::atomic<std::uint32_t> sysmon_deep;
-inline constexpr std::uint32_t kSysmonDeep = 1, kSysmonLong = 2;
+// sysmon_deep (declared in goro/core/detail/syscall.hpp, for goro::blocking's inline
+// path): an atomic futex word, 1 while sysmon sleeps deeply (every P idle), 2 while it
+// sleeps 2 ms or more with Ps running, 0 otherwise; the wakers below clear it and wake
+// sysmon. seq_cst: sysmon sets it and then re-checks npidle; wakers change npidle (or
+// enter a syscall) and then read it — Dekker-style, so one of them notices the other.
 void sysmon_wake_slow(bool syscall = false) noexcept;
 
 // Wakes sysmon from its deep sleep (the runtime was idle and is not any more). Inline:

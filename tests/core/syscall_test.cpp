@@ -10,10 +10,13 @@
 #include <chrono>
 #include <regex>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "g.hpp"
+#include "m.hpp"
 #include "sched.hpp"
 
 using namespace std::chrono_literals;
@@ -127,6 +130,110 @@ TEST(Blocking, ExceptionsAndValuesPropagate) {
     goro::blocking_long([] { std::this_thread::sleep_for(5ms); });
   });
   EXPECT_EQ(goro::blocking([] { return 7; }), 7);  // outside the runtime: a plain call
+}
+
+// A goro::blocking (or blocking_long) inside another one's callable is a plain call: the
+// goroutine is already off its P. Afterwards it uses the runtime as before.
+TEST(Blocking, NestedCallsRunPlainly) {
+  goro::run(goro::Config{.max_procs = 1}, [] {
+    const int pid = ::getpid();
+    EXPECT_EQ(goro::blocking([] { return goro::blocking([] { return ::getpid(); }); }), pid);
+    EXPECT_EQ(goro::blocking([] { return goro::blocking_long([] { return ::getpid(); }); }), pid);
+    EXPECT_EQ(goro::blocking_long([] { return goro::blocking([] { return ::getpid(); }); }), pid);
+    EXPECT_THROW(goro::blocking([] {
+                   goro::blocking([]() -> int { throw std::runtime_error("inner"); });
+                 }),
+                 std::runtime_error);
+    goro::Chan<int> ch(1);
+    goro::go([&] { ch.send(goro::blocking([] { return 5; })); });
+    goro::sleep(1ms);
+    EXPECT_EQ(ch.recv().value_or(0), 5);
+  });
+}
+
+// A call whose P was taken while it ran (it sleeps 30 ms; with one P and a goroutine
+// waiting to run, sysmon hands the P off), then throws: the exception leaves through the
+// slow exit, which may move the goroutine to another thread inside the catch block.
+TEST(Blocking, AnExceptionAfterThePWasTakenPropagates) {
+  goro::run(goro::Config{.max_procs = 1}, [] {
+    const auto takes = goro::detail::sched.nsyscall_takes.load();
+    std::atomic<bool> ran{false};
+    goro::WaitGroup wg;
+    wg.add(1);
+    goro::go([&] {
+      ran = true;
+      wg.done();
+    });
+    for (int i = 0; i < 3; ++i) {
+      try {
+        goro::blocking([] {
+          std::this_thread::sleep_for(30ms);
+          throw std::runtime_error("late");
+        });
+        ADD_FAILURE() << "no exception";
+      } catch (const std::runtime_error& e) {
+        EXPECT_STREQ(e.what(), "late");
+      }
+      EXPECT_EQ(std::uncaught_exceptions(), 0);
+    }
+    wg.wait();
+    EXPECT_TRUE(ran.load());
+    EXPECT_GT(goro::detail::sched.nsyscall_takes.load(), takes);
+    // The runtime still works from here: a nested try on whatever thread we are on now.
+    try {
+      throw std::logic_error("after");
+    } catch (const std::logic_error& e) {
+      EXPECT_STREQ(e.what(), "after");
+    }
+  });
+}
+
+// A goroutine inside a call shows as Go shows it: status 3 (syscall), and its M blocked,
+// whether or not its P has been handed off meanwhile.
+TEST(SchedTrace, ShowsAGoroutineInACall) {
+  goro::run(goro::Config{.max_procs = 2}, [] {
+    Pipe p;
+    std::atomic<std::uint64_t> id{0};
+    goro::WaitGroup wg;
+    wg.add(1);
+    goro::go([&] {
+      id = goro::detail::current_m()->curg->id;
+      char c = 0;
+      EXPECT_EQ(goro::blocking([&] { return ::read(p.fd[0], &c, 1); }), 1);
+      wg.done();
+    });
+    std::string detail;
+    for (int i = 0; i < 200; ++i) {
+      goro::sleep(1ms);
+      if (id.load() == 0) continue;
+      detail = goro::sched_trace(true);
+      if (detail.find("G" + std::to_string(id.load()) + ": status=3()") != std::string::npos) {
+        break;
+      }
+    }
+    EXPECT_NE(detail.find("G" + std::to_string(id.load()) + ": status=3()"), std::string::npos)
+        << detail;
+    EXPECT_NE(detail.find("blocked=true"), std::string::npos) << detail;
+    char c = 'x';
+    EXPECT_EQ(::write(p.fd[1], &c, 1), 1);
+    wg.wait();
+    detail = goro::sched_trace(true);
+    EXPECT_EQ(detail.find("blocked=true"), std::string::npos) << detail;
+  });
+}
+
+class BlockingFatal : public ::testing::Test {
+ protected:
+  void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }
+};
+
+// Inside the callable the goroutine has no P of its own: parking there is refused with a
+// clear message, on the fast path as after blocking_long.
+TEST_F(BlockingFatal, ParkingInsideACallIsReported) {
+  EXPECT_EXIT(goro::run([] { goro::blocking([] { goro::sleep(1ms); }); }),
+              ::testing::ExitedWithCode(2), "used the runtime inside goro::blocking");
+  EXPECT_EXIT(goro::run([] { goro::blocking_long([] { goro::sleep(1ms); }); }),
+              ::testing::ExitedWithCode(2), "used the runtime inside goro::blocking");
 }
 
 TEST(SchedTrace, ParsesAndMatchesState) {

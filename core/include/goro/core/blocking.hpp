@@ -3,68 +3,75 @@
 //   ssize_t n = goro::blocking([&] { return ::read(fd, buf, len); });
 //
 // The calling goroutine's thread blocks in the call; the runtime keeps the goroutine's
-// logical processor (P) for it on the fast path (a short call costs a few stores, no
-// thread wake-up), and if the call is still running after a sysmon tick (20 us or
-// more) the P is handed to another thread so the other goroutines keep running.
+// logical processor (P) for it on the fast path (a short call costs a few loads and
+// stores, inline, and no thread wake-up), and if the call is still running after a
+// sysmon tick (20 us or more) the P is handed to another thread so the other goroutines
+// keep running.
 // blocking_long() hands the P off at once: for calls known to block long (DNS).
 //
-// Inside f, do not use goro (no channels, mutexes, go, sleep): f runs without a P.
-// Outside a goroutine both simply call f. Exceptions from f propagate.
+// Inside f, do not use goro (no channels, mutexes, go, sleep): f runs without a P, and a
+// goroutine that parks there is stopped with a fatal error. A goro::blocking inside f, or
+// outside a goroutine, simply calls its f. Exceptions from f propagate.
 #pragma once
 
-#include <exception>
 #include <functional>
-#include <optional>
 #include <type_traits>
 #include <utility>
 
+#include <goro/core/detail/syscall.hpp>
 #include <goro/core/runtime.hpp>
 
 namespace goro {
 
 namespace detail {
-// Return false, and do nothing, outside a goroutine (then f simply runs).
-bool enter_syscall() noexcept;
-bool enter_syscall_block() noexcept;
-void exit_syscall() noexcept;
 
-// The goroutine may resume on another thread after exit_syscall, so an exception is
-// carried out of the catch block (whose bookkeeping is per thread) before it.
-template <class F>
-decltype(auto) run_blocking(F&& f, bool (*enter)() noexcept) {
+// An exception from f leaves through the exit too. The exit may move the goroutine to
+// another thread, inside the catch block: the C++ runtime's state of exceptions being
+// handled travels with the goroutine (core/src/context.hpp), so `throw;` still works.
+template <class F, class Enter, class Exit>
+decltype(auto) run_blocking(F& f, Enter enter, Exit exit) {
   using R = std::invoke_result_t<F&>;
   if (!enter()) return std::invoke(f);
-  std::exception_ptr ep;
   if constexpr (std::is_void_v<R>) {
     try {
       std::invoke(f);
     } catch (...) {
-      ep = std::current_exception();
+      exit();
+      throw;
     }
-    exit_syscall();
-    if (ep) std::rethrow_exception(ep);
+    exit();
   } else {
-    std::optional<R> r;
-    try {
-      r.emplace(std::invoke(f));
-    } catch (...) {
-      ep = std::current_exception();
-    }
-    exit_syscall();
-    if (ep) std::rethrow_exception(ep);
-    return R(std::move(*r));
+    R r = [&]() -> R {
+      try {
+        return std::invoke(f);
+      } catch (...) {
+        exit();
+        throw;
+      }
+    }();
+    exit();
+    return r;
   }
 }
 }  // namespace detail
 
 template <class F>
 decltype(auto) blocking(F&& f) {
-  return detail::run_blocking(std::forward<F>(f), &detail::enter_syscall);
+  detail::SyscallCall call;
+  return detail::run_blocking(
+      f,
+      [&]() noexcept {
+        call = detail::enter_syscall();
+        return call.p != nullptr;
+      },
+      [&]() noexcept { detail::exit_syscall(call); });
 }
 
 template <class F>
 decltype(auto) blocking_long(F&& f) {
-  return detail::run_blocking(std::forward<F>(f), &detail::enter_syscall_block);
+  return detail::run_blocking(
+      f, []() noexcept { return detail::enter_syscall_block(); },
+      []() noexcept { detail::exit_syscall_block(); });
 }
 
 }  // namespace goro

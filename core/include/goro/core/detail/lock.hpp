@@ -26,36 +26,9 @@
 #include <atomic>
 #include <cstdint>
 
-namespace goro::detail {
+#include <goro/core/detail/thread_rt.hpp>
 
-// Per-thread runtime state the preemption signal handler reads (preempt.cpp):
-//   locks: how many runtime Locks the running context holds;
-//   nopreempt: how many NoPreempt sections it is in. The goroutine running here is never
-//     preempted asynchronously, nor loses its P, while either is non-zero. Both are saved
-//     and restored with the context on every switch (context.hpp); a goroutine parks
-//     with its Locks released by park's unlock function, so it resumes with locks == 0.
-//   detached: sysmon's backstop took this thread's P while it ran a CPU hog outside the
-//     runtime; the next runtime entry must get a P back first (reattach()).
-struct ThreadRt {
-  int locks = 0;
-  int nopreempt = 0;
-  bool detached = false;
-};
-// constinit: no dynamic initialization, so accesses need no TLS wrapper call.
-extern constinit thread_local ThreadRt tls_rt __attribute__((tls_model("initial-exec")));
-// On x86-64 an initial-exec thread-local is read and written %fs-relative at every
-// access, so code that may have moved to another thread (after a switch) still reaches
-// the right thread's copy as long as it never takes the variable's address. Elsewhere
-// (aarch64 reads the thread pointer into a register, which compilers may reuse), go
-// through a function that cannot be inlined.
-ThreadRt* this_thread_rt() noexcept;
-#if defined(__x86_64__)
-#define GORO_TLS_RT(field) (::goro::detail::tls_rt.field)
-#else
-#define GORO_TLS_RT(field) (::goro::detail::this_thread_rt()->field)
-#endif
-// Gets a P back for a goroutine whose P was handed off by the backstop.
-void reattach() noexcept;
+namespace goro::detail {
 
 // Whether Locks release with a plain store (see the top). Set once during static
 // initialization (lock.cpp), while only one thread runs, and never changed after; false
