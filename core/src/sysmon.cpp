@@ -20,7 +20,7 @@
 //   - prints the schedtrace line when GORO_DEBUG=schedtrace=N asks for it.
 // Between rounds it sleeps Go's backoff (20 us, doubling after 50 idle rounds, up to
 // 10 ms), bounded while Ps run by the next due time it computed (a slice's end, an
-// overdue timer's grace) and by 5 ms while slices start that it did not cause, or 1 ms
+// overdue timer's grace) and by 5 ms while slices start that it did not cause, or 2 ms
 // while Ps make system calls; it sleeps deeply (until the next timer, or until woken)
 // when every P is idle: an idle program burns no CPU for sysmon's sake.
 #include "sysmon.hpp"
@@ -181,7 +181,7 @@ int retake(std::vector<Tick>& ticks, std::int64_t now, Watch& watch) noexcept {
     std::uint64_t t = p->syscalltick.load(std::memory_order_relaxed);
     if (s != PStatus::kSyscall) {
       // Running, but it made system calls since the last round (a loop of short ones
-      // spends most of its time in them): keep the 1 ms look, so that a call that
+      // spends most of its time in them): keep the 2 ms look, so that a call that
       // blocks is handed off soon, without its entry having to wake us each time.
       if (s == PStatus::kRunning && pd.syscalltick != t) {
         pd.syscalltick = t;
@@ -280,14 +280,17 @@ void sysmon_main() noexcept {
     if (!all_idle()) {
       // While goroutines run, sysmon must see a slice start within a short lag (a
       // slice is counted from when sysmon first sees it) and wake when a slice or an
-      // overdue timer comes due. It looks every 1 ms while a P is in a system call (a
-      // blocked call's P is handed off within ~1 ms), else every 5 ms (half a slice:
-      // slices run 10-15 ms, Go's 10-20 ms), and in any case wakes at the next due
-      // time it computed — exactly when a hog's slice ends. Each wake-up costs tens of
-      // microseconds of some CPU (a busy proxy: ~1 % at 5 ms, ~5 % at 1 ms).
+      // overdue timer comes due. It looks every 2 ms while Ps make system calls (a
+      // blocked call's P is handed off within 2-4 ms; Go's sysmon, backed off to 10 ms
+      // by calls that all return, takes 10-20), else every 5 ms (half a slice: slices
+      // run 10-15 ms, Go's 10-20 ms), and in any case wakes at the next due time it
+      // computed — exactly when a hog's slice ends. Each wake-up costs tens of
+      // microseconds of some CPU (a busy proxy: ~1 % at 5 ms, ~5 % at 1 ms; a loop of
+      // getpid(2) through goro::blocking on sysmon's CPU: 84.6 ns a call with looks
+      // every 0.5 ms, 82 at 1 ms, 79.7 at 1.9 ms).
       // (The 5 ms bound only while slices start that sysmon did not cause: a lone CPU
       // hog costs it two wake-ups per slice, not three.)
-      std::int64_t cap = watch.syscall     ? 1000
+      std::int64_t cap = watch.syscall     ? 2000
                          : watch.new_slice ? std::min<std::int64_t>(5000, g_slice_ns / 2000)
                                            : kMaxDelayUs;
       if (watch.next_due != 0) {
@@ -296,16 +299,17 @@ void sysmon_main() noexcept {
       }
       if (sleep > cap) sleep = cap;
     }
-    if (sleep >= 2000 && !all_idle()) {
+    if (sleep > 2000 && !all_idle()) {
       // A long sleep while goroutines run: a goroutine entering a system call wakes us
-      // (a blocking call's P is then handed off within ~1 ms, not up to 5).
+      // (a blocking call's P is then handed off within ~2 ms, not up to 5). Not at the
+      // 2 ms of the calls' own look: every call's entry would wake us then.
       sysmon_deep.store(kSysmonLong, std::memory_order_seq_cst);
       if (g_stop.load(std::memory_order_acquire) == 0) {
         futex_wait(&sysmon_deep, kSysmonLong, sleep * 1000);
       }
       sysmon_deep.store(0, std::memory_order_seq_cst);
       // relaxed: a hint; the futex word carried the wake-up itself. The round that
-      // follows sees the call, and the next one comes 1 ms later (watch.syscall):
+      // follows sees the call, and the next one comes 2 ms later (watch.syscall):
       // no need for the 20 us backoff reset here.
       g_syscall_wake.store(false, std::memory_order_relaxed);
     } else {

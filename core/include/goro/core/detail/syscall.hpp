@@ -49,8 +49,8 @@ struct PSyscall {
 };
 
 // sysmon's futex word (sysmon.hpp): 1 while it sleeps deeply (every P idle), 2 while it
-// sleeps 2 ms or more with Ps running, 0 otherwise. A call's entry wakes it from either
-// (its P may need handing off within ~1 ms), the exit from the deep one.
+// sleeps more than 2 ms with Ps running, 0 otherwise. A call's entry wakes it from either
+// (its P may need handing off within ~2 ms), the exit from the deep one.
 extern std::atomic<std::uint32_t> sysmon_deep;
 inline constexpr std::uint32_t kSysmonDeep = 1, kSysmonLong = 2;
 // Whether sysmon's side of the exit handshake is membarrier(2) (else the exit fences).
