@@ -28,7 +28,10 @@
 #include <vector>
 
 #include "m.hpp"
+#include "p.hpp"
+#include "preempt.hpp"
 #include "sched.hpp"
+#include "short_slices.hpp"
 #include "stress_scale.hpp"
 
 namespace {
@@ -127,6 +130,113 @@ TEST_P(SyscallStress, TakesRaceWithReturnsAndNothingIsLostOrRunTwice) {
               procs, randomize ? " (randomized)" : "", static_cast<long long>(total), static_cast<unsigned long long>(takes),
               static_cast<unsigned long long>(abandoned), static_cast<long long>(p_changes.load()));
 }
+
+// goro::blocking's fast path runs inline in the caller's code, outside the runtime's
+// section, with its P in registers; only tls_rt.in_call keeps the SIGURG handler from
+// stopping the goroutine there (and moving it to another thread with a stale P) or
+// detaching its P. Here goroutines alternate call-free loops (which draw the signal,
+// with 50 us slices) with runs of short calls (where it lands), and after every call
+// the goroutine's M must hold a P that is running, its own, and the thread-local copy.
+class SyscallPreemptStress : public ::testing::TestWithParam<int> {};
+
+// Keeps the goroutine on its M, with a P, for a few reads from the program's own code
+// (NoPreempt is for the runtime's section, where no detach happens between its check and
+// its count): count first, then get a P back if the backstop took it just before.
+struct OneM {
+  OneM() noexcept {
+    ++goro::detail::tls_rt.nopreempt;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    if (goro::detail::tls_rt.detached) {
+      --goro::detail::tls_rt.nopreempt;
+      goro::detail::reattach();  // may move us to another thread (tls_rt is re-read)
+      ++goro::detail::tls_rt.nopreempt;
+    }
+  }
+  ~OneM() { --goro::detail::tls_rt.nopreempt; }
+};
+
+TEST_P(SyscallPreemptStress, SignalsLeaveAGoroutineInsideACallAlone) {
+  const int procs = GetParam();
+  const int kWorkers = 4;
+  const int kRounds = static_cast<int>(goro_test::scaled(2000));
+  const long pid = ::getpid();
+  std::atomic<std::int64_t> calls{0}, bad{0}, wrong_result{0};
+  std::vector<std::atomic<int>> ran(static_cast<std::size_t>(kWorkers) * kRounds);
+  goro::detail::PreemptStats before{}, after{};
+  {
+    goro_test::ShortSlices slices;
+    goro::run(goro::Config{.max_procs = procs}, [&] {
+      before = goro::detail::preempt_stats();
+      goro::WaitGroup wg, children;
+      wg.add(kWorkers);
+      for (int w = 0; w < kWorkers; ++w) {
+        goro::go([&, w] {
+          std::minstd_rand rng(static_cast<unsigned>(w) * 104729u + 3u);
+          volatile std::uint64_t sink = 0;
+          for (int r = 0; r < kRounds; ++r) {
+            // A call-free loop of ~30-200 us: past the slice, so sysmon signals.
+            const int spins = 20000 + static_cast<int>(rng() % 100000);
+            for (int i = 0; i < spins; ++i) sink = sink * 31 + static_cast<std::uint64_t>(i);
+            const int n = 20 + static_cast<int>(rng() % 200);
+            for (int i = 0; i < n; ++i) {
+              long got = i % 50 == 49
+                             ? goro::blocking([] { return goro::blocking([] { return ::getpid(); }); })
+                             : goro::blocking([] { return ::getpid(); });
+              if (got != pid) wrong_result.fetch_add(1, std::memory_order_relaxed);
+              {
+                OneM pin;  // read the state of one M, not two
+                goro::detail::M* m = goro::detail::current_m();
+                goro::detail::P* p = m->p;
+                if (p == nullptr || goro::detail::tls_rt.in_call || goro::detail::tls_rt.p != p ||
+                    p->m.load(std::memory_order_relaxed) != m ||
+                    p->status.load(std::memory_order_relaxed) != goro::detail::PStatus::kRunning) {
+                  bad.fetch_add(1, std::memory_order_relaxed);
+                }
+              }
+              calls.fetch_add(1, std::memory_order_relaxed);
+            }
+            // The run queues' owner paths: a P driven by two Ms loses or repeats these.
+            children.add(1);
+            goro::go([&, w, r] {
+              ran[static_cast<std::size_t>(w) * kRounds + r].fetch_add(1, std::memory_order_relaxed);
+              children.done();
+            });
+            if (r % 16 == 0) goro::yield();
+          }
+          wg.done();
+        });
+      }
+      wg.wait();
+      children.wait();
+      after = goro::detail::preempt_stats();
+    });
+  }
+  EXPECT_EQ(bad.load(), 0) << "calls that came back to a P not theirs";
+  for (std::size_t i = 0; i < ran.size(); ++i) {
+    ASSERT_EQ(ran[i].load(), 1) << "goroutine " << i << " ran " << ran[i].load() << " times";
+  }
+  EXPECT_EQ(wrong_result.load(), 0);
+  EXPECT_GT(calls.load(), 0);
+  if (goro::detail::async_preempt_enabled()) {
+    // The signal was exercised (not a timing bound: one in the whole run is all it asks).
+    EXPECT_GT(after.signals, before.signals);
+  }
+  if (goro::detail::async_preempt_enabled()) {
+    // With stops at an instruction available, the backstop detaches a goroutine's P only
+    // where the signal finds it outside the program's own code, and the only such code
+    // these goroutines run outside the runtime is getpid inside their calls: any detach
+    // here took a P from inside a call. (Without the in_call check in the handler: 54-74
+    // per run on 1 P, 67-70 on 2.)
+    EXPECT_EQ(after.detached, before.detached) << "the backstop detached a goroutine in a call";
+  }
+  std::printf("[ info ] %d Ps: %lld calls; %llu signals, %llu async stops, %llu detaches\n",
+              procs, static_cast<long long>(calls.load()),
+              static_cast<unsigned long long>(after.signals - before.signals),
+              static_cast<unsigned long long>(after.async - before.async),
+              static_cast<unsigned long long>(after.detached - before.detached));
+}
+
+INSTANTIATE_TEST_SUITE_P(Procs, SyscallPreemptStress, ::testing::Values(1, 2));
 
 INSTANTIATE_TEST_SUITE_P(Procs, SyscallStress,
                          ::testing::Combine(::testing::Values(1, 2, 4), ::testing::Bool()));

@@ -40,6 +40,7 @@
 #include <random>
 #include <string>
 
+#include "short_slices.hpp"
 #include "stress_scale.hpp"
 
 namespace {
@@ -181,32 +182,7 @@ TEST(TimerStress, SelectsWithTimeoutsLoseAndDoubleNothing) {
               static_cast<long long>(timeouts.load()));
 }
 
-// GORO_DEBUG with a 50 us preemption slice in front (the runtime's shortest) for one
-// run(), so that sysmon asks for preemptions all the time; other settings are kept.
-class ShortSlices {
- public:
-  ShortSlices() {
-    const char* old = std::getenv("GORO_DEBUG");
-    had_ = old != nullptr;
-    if (had_) old_ = old;
-    std::string v = "preemptus=50";
-    if (had_ && !old_.empty()) v += "," + old_;
-    ::setenv("GORO_DEBUG", v.c_str(), 1);
-  }
-  ~ShortSlices() {
-    if (had_) {
-      ::setenv("GORO_DEBUG", old_.c_str(), 1);
-    } else {
-      ::unsetenv("GORO_DEBUG");
-    }
-  }
-  ShortSlices(const ShortSlices&) = delete;
-  ShortSlices& operator=(const ShortSlices&) = delete;
-
- private:
-  bool had_ = false;
-  std::string old_;
-};
+using goro_test::ShortSlices;  // 50 us slices: preemption requests all the time
 
 // With short slices: a periodic timer's callback runs under its heap's Lock, and its
 // channel send used to honour a preemption request there, switching out with the Lock
