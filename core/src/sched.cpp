@@ -641,6 +641,9 @@ G* new_g(std::size_t size, std::size_t align, GEntry entry, void** storage) {
   if (m == nullptr || m->p == nullptr || m->curg == nullptr) {
     throw std::logic_error("goro::go called outside goro::run (no goroutine is running)");
   }
+  if (usable_p(m) == nullptr) {
+    throw std::logic_error("goro::go called inside goro::blocking (its callable runs without a P)");
+  }
   P* p = m->p;
   G* g = gfget(p);
   try {
@@ -1590,8 +1593,8 @@ void ready(G* g) noexcept {
   g->wait_reason = WaitReason::kNone;
   NoPreempt np;
   M* m = current_m();
-  if (m != nullptr && m->p != nullptr) {
-    m->p->runq.put(m->p, g, true);
+  if (P* p = m != nullptr ? usable_p(m) : nullptr; p != nullptr) {
+    p->runq.put(p, g, true);
   } else {
     sched.lock.lock();
     globrunq_put_locked(g);

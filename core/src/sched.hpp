@@ -103,6 +103,12 @@ extern constinit thread_local M* tls_m __attribute__((tls_model("initial-exec"))
 #define GORO_CUR_M() (::goro::detail::current_m())
 #endif
 
+// The P that code running on m (this thread's M) may use: M::p, but none inside
+// goro::blocking's call, where M::p still names the P the call gave up (syscall.cpp).
+// What the runtime does without a P (ready() to the global queue, timers to P 0, go()
+// refused) it then does there too.
+inline P* usable_p(M* m) noexcept { return GORO_TLS_RT(in_call) ? nullptr : m->p; }
+
 // Go: gopreempt_m. The running goroutine goes to the global queue and its P runs
 // another (a preemption). Does nothing inside a NoPreempt section or under a runtime
 // Lock (Go: canPreemptM); the request then waits for the next entry point. Defined in

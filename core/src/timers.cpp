@@ -80,7 +80,7 @@ void update_timer0(TimerHeap& th) noexcept {
 
 P* timer_home() noexcept {
   M* m = current_m();
-  if (m != nullptr && m->p != nullptr) return m->p;
+  if (P* p = m != nullptr ? usable_p(m) : nullptr; p != nullptr) return p;
   return sched.allp[0].load(std::memory_order_acquire);
 }
 

@@ -151,6 +151,33 @@ TEST(Blocking, NestedCallsRunPlainly) {
   });
 }
 
+// Waking a goroutine from inside a call (a channel send to a waiting receiver) needs no
+// P of its own: the woken one goes to the global queue, even while the P the call gave
+// up runs something else on another thread. Starting one is refused.
+TEST(Blocking, WakingOthersInsideACallNeedsNoP) {
+  goro::run(goro::Config{.max_procs = 1}, [] {
+    for (int round = 0; round < 20; ++round) {
+      goro::Chan<int> ch(0);
+      goro::WaitGroup wg;
+      wg.add(2);
+      int got = 0;
+      goro::go([&] {
+        got = ch.recv().value_or(-1);
+        wg.done();
+      });
+      goro::go([&] { wg.done(); });  // runnable: sysmon hands our P off during the call
+      goro::sleep(1ms);              // the receiver parks
+      goro::blocking([&] {
+        if (round % 2 == 0) std::this_thread::sleep_for(3ms);
+        ch.send(round + 1);
+      });
+      wg.wait();
+      EXPECT_EQ(got, round + 1);
+    }
+    EXPECT_THROW(goro::blocking([] { goro::go([] {}); }), std::logic_error);
+  });
+}
+
 // A call whose P was taken while it ran (it sleeps 30 ms; with one P and a goroutine
 // waiting to run, sysmon hands the P off), then throws: the exception leaves through the
 // slow exit, which may move the goroutine to another thread inside the catch block.
