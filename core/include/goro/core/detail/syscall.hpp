@@ -8,10 +8,10 @@
 //
 // Why inline: a getpid(2) costs ~74 ns here, and the goal is that the whole path cost no
 // more than Go's bare syscall.Getpid (~78 ns). Next to a kernel entry every out-of-line
-// call and every pointer chase costs 1-2 ns (measured: the same stores through the M cost
-// 3-5 ns more than through the thread-local copy of its P), so the entry and the exit
-// each touch one thread-local line and the P, and call nothing unless something is
-// unusual.
+// call and every chain of dependent loads costs 1-2 ns (measured: the same stores through
+// tls_m -> M -> P cost 2-3 ns more than through the thread-local copy of the P), so the
+// entry and the exit each touch one thread-local line and the P, and call nothing unless
+// something is unusual (loadtest/README.md, tenth session).
 #pragma once
 
 #include <atomic>
