@@ -14,6 +14,7 @@
 #include <goro/core/chan.hpp>
 #include <goro/core/fs.hpp>
 #include <goro/core/runtime.hpp>
+#include <goro/core/time.hpp>
 #include <goro/core/wait_group.hpp>
 
 #include <gtest/gtest.h>
@@ -24,6 +25,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -38,6 +40,7 @@
 
 namespace {
 
+using namespace std::chrono_literals;
 namespace fs = goro::fs;
 
 // A scratch directory, removed with everything in it.
@@ -186,6 +189,9 @@ TEST_P(FsStress, ConcurrentFilesReadBackWhatWasWrittenAndLeakNothing) {
       }
     }
     takes = goro::detail::sched.nsyscall_takes.load() - takes_before;
+    // The workers and the consumer signal just before they return: give them a moment
+    // to be gone (a leak stays).
+    for (int i = 0; i < 1000 && goro::num_goroutines() > 1; ++i) goro::sleep(1ms);
     goroutines_after = goro::num_goroutines();
   });
   const std::int64_t total = static_cast<std::int64_t>(kWorkers) * kRounds;

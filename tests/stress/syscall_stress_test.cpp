@@ -90,8 +90,15 @@ TEST_P(SyscallStress, TakesRaceWithReturnsAndNothingIsLostOrRunTwice) {
         for (int i = 0; i < kCalls; ++i) {
           // 0-60 us: below, at and above sysmon's 20 us look; one call in 8 lasts
           // 100-400 us, so that Ms whose P was taken long ago come back while the P's
-          // new owner races sysmon for it (their exit marks must not mix).
-          int us = rng() % 8 == 0 ? 100 + static_cast<int>(rng() % 301) : static_cast<int>(rng() % 61);
+          // new owner races sysmon for it (their exit marks must not mix); one in 64
+          // lasts 2.5-4.5 ms, longer than sysmon's look once it has backed off (2 ms
+          // while calls come and go), so that takes go on in every run: without them,
+          // one ASan run in eight on 1 P had sysmon backed off from the start and took
+          // nothing at all.
+          const unsigned pick = rng() % 64;
+          int us = pick == 0         ? 2500 + static_cast<int>(rng() % 2001)
+                   : pick % 8 == 1 ? 100 + static_cast<int>(rng() % 301)
+                                   : static_cast<int>(rng() % 61);
           bool spin = rng() % 4 == 0;
           goro::detail::P* before = goro::detail::current_m()->p;
           goro::blocking([&] { call_for(us, spin); });
