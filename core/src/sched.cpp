@@ -1352,7 +1352,8 @@ P* new_p(std::int32_t id) {
   p->id = id;
   // Each P's call ticks have a range of their own (see PSyscall::syscalltick). relaxed:
   // published with the P (allp's release, or sched.lock).
-  p->syscalltick.store(static_cast<std::uint64_t>(id) << 48, std::memory_order_relaxed);
+  p->syscalltick.store(static_cast<std::uint64_t>(id) << kSyscallTickBits,
+                       std::memory_order_relaxed);
   // release: pairs with stealers' acquire load of allp[id].
   sched.allp[id].store(p, std::memory_order_release);
   return p;

@@ -66,7 +66,7 @@
 
 namespace goro::detail {
 
-bool g_syscall_asym = false;
+std::atomic<bool> g_syscall_asym{false};
 
 namespace {
 
@@ -123,37 +123,19 @@ void exit_slow(M* m, G* g, P* oldp, std::uint64_t t) noexcept {
   g->status.store(GStatus::kRunning, std::memory_order_relaxed);
 }
 
-// The M's barrier between its exit mark and its status load (see the top).
-inline void exit_barrier() noexcept {
-  if (g_syscall_asym) {
-    std::atomic_signal_fence(std::memory_order_seq_cst);  // membarrier covers the CPU
-  } else {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-  }
-}
-
 }  // namespace
 
-// The inline entry found no P in tls_rt (outside a goroutine) or a detached hog. Called
-// with in_call set; this code is in the runtime's section, where the signal handler
-// never stops a goroutine, so in_call may come down around reattach (which may move us
-// to another thread).
+// The inline entry found no P in tls_rt (no goroutine runs here) or a detached hog.
+// Called with in_call set; this code is in the runtime's section, where the signal
+// handler never stops a goroutine, so in_call may come down around reattach (which may
+// move us to another thread). After it the goroutine has a P, and the inline entry does
+// the rest.
 SyscallCall enter_syscall_slow() noexcept {
   GORO_TLS_RT(in_call) = false;
   std::atomic_signal_fence(std::memory_order_seq_cst);
-  if (GORO_TLS_RT(detached)) reattach();  // before reading m: it may move us to another M
-  M* m = GORO_CUR_M();
-  if (m == nullptr || m->curg == nullptr || m->p == nullptr) return {};  // no goroutine
-  GORO_TLS_RT(in_call) = true;
-  std::atomic_signal_fence(std::memory_order_seq_cst);
-  P* p = m->p;
-  // relaxed, release: as in enter_syscall.
-  const std::uint64_t t = p->syscalltick.load(std::memory_order_relaxed) + 1;
-  p->syscalltick.store(t, std::memory_order_relaxed);
-  p->status.store(PStatus::kSyscall, std::memory_order_release);
-  // seq_cst load: see sysmon_deep.
-  if (sysmon_deep.load(std::memory_order_seq_cst) != 0) syscall_wake_sysmon(true);
-  return {p, t};
+  if (!GORO_TLS_RT(detached)) return {};  // outside a goroutine: f runs as a plain call
+  reattach();
+  return enter_syscall();
 }
 
 // The inline exit found its P taken, or being taken: its mark and barrier are done.
@@ -206,23 +188,16 @@ void exit_syscall_noyield() noexcept {
   P* oldp = m->oldp;
   const std::uint64_t t = m->syscall_tick;
   m->oldp = nullptr;
-  // relaxed store, barrier, then loads: the handshake at the top.
-  GORO_TLS_RT(sysexit).store(t, std::memory_order_relaxed);
-  exit_barrier();
-  // acquire: as in exit_syscall.
-  if (oldp != nullptr && oldp->status.load(std::memory_order_acquire) == PStatus::kSyscall &&
-      oldp->syscalltick.load(std::memory_order_relaxed) == t) {
-    oldp->status.store(PStatus::kRunning, std::memory_order_relaxed);  // relaxed: as there
-    reacquire(m, g, oldp);
-    // seq_cst load: see sysmon_deep.
-    if (sysmon_deep.load(std::memory_order_seq_cst) == kSysmonDeep) syscall_wake_sysmon(false);
+  if (oldp != nullptr && reclaim_p(oldp, t)) {
+    reacquire(m, g, oldp);  // the detach cleared M::p and made the G kSyscall
     return;
   }
   exit_slow(m, g, oldp, t);
 }
 
 void syscall_handshake_init() noexcept {
-  g_syscall_asym = g_lock_asym;  // membarrier registered (lock.cpp), not under TSan
+  // membarrier registered (lock.cpp), not under TSan. relaxed: before any goroutine runs.
+  g_syscall_asym.store(g_lock_asym, std::memory_order_relaxed);
 }
 
 bool syscall_take_begin(P* p) noexcept {
@@ -233,7 +208,7 @@ bool syscall_take_begin(P* p) noexcept {
 }
 
 bool syscall_take_barrier() noexcept {
-  if (!g_syscall_asym) {
+  if (!g_syscall_asym.load(std::memory_order_relaxed)) {  // relaxed: only sysmon writes it
     // The exits fence themselves; this orders our CAS before the reads of the mark in
     // syscall_take_end (a full fence right after a CAS: free on x86-64).
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -244,7 +219,7 @@ bool syscall_take_barrier() noexcept {
   // should it, take nothing this round and have the exits fence from now on: the next
   // take comes a sysmon round (20 us or more) later, long after any exit that was past
   // its compiler-only barrier when the flag changed.
-  g_syscall_asym = false;
+  g_syscall_asym.store(false, std::memory_order_relaxed);  // relaxed: see its declaration
   return false;
 }
 

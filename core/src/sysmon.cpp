@@ -406,7 +406,7 @@ void preempt_p(P* p, std::uint8_t level) noexcept {
 namespace {
 
 // P::syscalltick without the P's base (PSyscall::syscalltick): the P's count of calls.
-constexpr std::uint64_t kTickCount = (std::uint64_t{1} << 48) - 1;
+constexpr std::uint64_t kTickCount = (std::uint64_t{1} << kSyscallTickBits) - 1;
 
 // Whether m's goroutine is inside goro::blocking: its thread's in_call (a short call
 // leaves the G kRunning) or, after blocking_long or a detach, the G's kSyscall. For

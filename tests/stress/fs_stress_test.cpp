@@ -65,10 +65,9 @@ class TempDir {
 // Content that tells its writer, its round and its length apart.
 std::string content(int worker, int round, std::size_t n) {
   std::string s(n, '\0');
-  for (std::size_t i = 0; i < n; ++i) {
-    s[i] = static_cast<char>(net_test::pattern_byte(
-        static_cast<std::uint64_t>(worker) * 1'000'003u + static_cast<std::uint64_t>(round), i));
-  }
+  net_test::fill_pattern(
+      static_cast<std::uint64_t>(worker) * 1'000'003u + static_cast<std::uint64_t>(round), 0,
+      reinterpret_cast<unsigned char*>(s.data()), n);
   return s;
 }
 

@@ -32,6 +32,9 @@ enum class PStatus : std::uint32_t {
   kDead,     // beyond max_procs after a shrink; owner: sched.lock
 };
 
+// Each P's call ticks start at its id shifted by this much (see PSyscall::syscalltick).
+inline constexpr int kSyscallTickBits = 48;
+
 // The fields of a P (core/src/p.hpp, which derives from this) that the fast path uses.
 struct PSyscall {
   // atomic: written by the owner (or under sched.lock for idle/dead Ps); read racily by
@@ -42,9 +45,9 @@ struct PSyscall {
   // slice starts. relaxed: a hint, re-sent if missed.
   std::atomic<std::uint8_t> preempt{0};
   // atomic: incremented by the owner at each syscall entry; read by sysmon. Starts at
-  // the P's id << 48, so no two Ps' calls share a tick (and 2^48 calls, 250 days of
-  // back-to-back getpids, never wrap into the next P's): an M's exit mark can then
-  // never equal the tick of a call it has not returned from (syscall.cpp).
+  // the P's id << kSyscallTickBits, so no two Ps' calls share a tick (and 2^48 calls,
+  // 250 days of back-to-back getpids, never wrap into the next P's): an M's exit mark
+  // can then never equal the tick of a call it has not returned from (syscall.cpp).
   std::atomic<std::uint64_t> syscalltick{0};
 };
 
@@ -54,8 +57,11 @@ struct PSyscall {
 extern std::atomic<std::uint32_t> sysmon_deep;
 inline constexpr std::uint32_t kSysmonDeep = 1, kSysmonLong = 2;
 // Whether sysmon's side of the exit handshake is membarrier(2) (else the exit fences).
-// Set before any goroutine runs; cleared (for good) should membarrier ever fail.
-extern bool g_syscall_asym;
+// Set before any goroutine runs; cleared for good by sysmon should membarrier ever fail.
+// atomic: sysmon may clear it while exits read it; relaxed: an exit only picks its
+// barrier by it, and sysmon takes nothing until a round after clearing it (see
+// syscall_take_barrier), long after any exit that read the old value.
+extern std::atomic<bool> g_syscall_asym;
 
 // What the exit needs of the entry: the P it left (nullptr: no call was entered) and the
 // call's tick.
@@ -99,22 +105,22 @@ void preempt_self() noexcept;
   return {p, t};
 }
 
-// Go: exitsyscall (its fast path; the rest is exit_syscall_slow).
-[[gnu::always_inline]] inline void exit_syscall(SyscallCall call) noexcept {
-  PSyscall* p = call.p;
-  // The exit mark, then the P's status: one side of the handshake (syscall.cpp). relaxed
-  // store and a compiler barrier where sysmon's side is membarrier(2); else a fence.
-  GORO_TLS_RT(sysexit).store(call.tick, std::memory_order_relaxed);
-  if (g_syscall_asym) {
+// The exit's side of the handshake with sysmon (syscall.cpp): true, with p back in
+// kRunning, if p is still ours for call `tick`; false if sysmon has taken it or is
+// taking it (p untouched). Shared by the inline exit and a detached hog's reattach.
+[[gnu::always_inline]] inline bool reclaim_p(PSyscall* p, std::uint64_t tick) noexcept {
+  // The exit mark, then the P's status. relaxed store and a compiler barrier where
+  // sysmon's side is membarrier(2); else a fence. relaxed flag: see g_syscall_asym.
+  GORO_TLS_RT(sysexit).store(tick, std::memory_order_relaxed);
+  if (g_syscall_asym.load(std::memory_order_relaxed)) {
     std::atomic_signal_fence(std::memory_order_seq_cst);
   } else {
     std::atomic_thread_fence(std::memory_order_seq_cst);
   }
   // acquire load: a kSyscall of another M's later call comes with that call's tick.
   if (p->status.load(std::memory_order_acquire) != PStatus::kSyscall ||
-      p->syscalltick.load(std::memory_order_relaxed) != call.tick) [[unlikely]] {
-    exit_syscall_slow(p, call.tick);
-    return;
+      p->syscalltick.load(std::memory_order_relaxed) != tick) [[unlikely]] {
+    return false;
   }
   // Ours, and sysmon had not begun to take it when we looked; if it begins now it sees
   // our mark and backs off. relaxed: no data moves with it (we kept the P).
@@ -122,6 +128,16 @@ void preempt_self() noexcept;
   // seq_cst load: see sysmon_deep.
   if (sysmon_deep.load(std::memory_order_seq_cst) == kSysmonDeep) [[unlikely]] {
     syscall_wake_sysmon(false);
+  }
+  return true;
+}
+
+// Go: exitsyscall (its fast path; the rest is exit_syscall_slow).
+[[gnu::always_inline]] inline void exit_syscall(SyscallCall call) noexcept {
+  PSyscall* p = call.p;
+  if (!reclaim_p(p, call.tick)) [[unlikely]] {
+    exit_syscall_slow(p, call.tick);
+    return;
   }
   // sysmon's request to a goroutine that has made short calls back to back for a whole
   // slice (Go's sysretake). relaxed: see PSyscall::preempt. Read while the P is surely

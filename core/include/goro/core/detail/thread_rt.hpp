@@ -15,7 +15,8 @@ namespace goro::detail {
 struct PSyscall;
 
 // Per-thread runtime state. Owner: the thread (and its signal handler); sysmon reads
-// `sysexit` of a thread whose P it is taking (through M::rt).
+// `sysexit` of a thread whose P it is taking (through M::rt), and sched_trace reads
+// `in_call` racily, for its report only.
 //   locks: how many runtime Locks the running context holds;
 //   nopreempt: how many NoPreempt sections it is in. The goroutine running here is never
 //     preempted asynchronously, nor loses its P, while either is non-zero. Both are saved
